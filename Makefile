@@ -1,0 +1,86 @@
+# bigsmall - one non-recursive GNU make file.
+#   make            build every program into bin/
+#   make demo       install what is missing, build, compress and restore the sample model
+#   make check      install what is missing, build, run every test through prove
+#   make bench      ratio and throughput beside zstd on ../shared/data
+#   make install    PREFIX, DESTDIR, BINDIR, MANDIR honoured
+
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+MANDIR  ?= $(PREFIX)/share/man
+DATA    ?= $(abspath ../shared/data)
+MODEL   ?= $(DATA)/models/stories260k
+
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+WARN    := -Wall -Wextra -Wshadow -Wno-unused-parameter -Wno-format-truncation
+BUILD   ?= build
+BIN     ?= bin
+ifeq ($(SANITIZE),1)
+BUILD   := build-san
+BIN     := bin-san
+CFLAGS  := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+PKGS    := libzstd libxxhash jansson libcrypto
+CPPFLAGS += -Ilibcommon -D_GNU_SOURCE -MMD -MP
+LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lzstd -lxxhash -ljansson -lcrypto) -lpthread
+
+PENDING := libcommon/entropy.c $(wildcard libcommon/codec_bf16.c libcommon/codec_f16.c libcommon/codec_f32.c libcommon/codec_f8.c)
+PROGS   := bs-split bs-encode bs-decode bs-reshard bs-info
+LIBSRC  := $(filter-out $(PENDING),$(wildcard libcommon/*.c))
+LIBOBJ  := $(LIBSRC:%.c=$(BUILD)/%.o)
+UNITSRC := $(wildcard tests/unit/t_*.c)
+UNITS   := $(UNITSRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+all: $(PROGS:%=$(BIN)/%) $(UNITS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -c $< -o $@
+
+$(BUILD)/libcommon.a: $(LIBOBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BIN)/%: $(BUILD)/cmd/%.o $(BUILD)/libcommon.a
+	@mkdir -p $(BIN)
+	$(CC) $(CFLAGS) $(LDFLAGS) $< $(BUILD)/libcommon.a $(LIBS) -o $@
+
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libcommon.a
+	$(CC) $(CFLAGS) $(LDFLAGS) $< $(BUILD)/libcommon.a $(LIBS) -o $@
+
+deps:
+	@scripts/install-deps
+
+demo: deps
+	$(MAKE) all
+	@scripts/demo "$(MODEL)"
+
+check: deps
+	$(MAKE) all
+	$(MAKE) SANITIZE=1 all
+	BS_DATA="$(DATA)" prove -f tests/run-unit.t tests/cli/
+	BS_DATA="$(DATA)" BS_BIN=bin-san BS_UNIT=build-san/tests BS_QUICK=1 prove tests/run-unit.t tests/cli/
+
+bench: all
+	@scripts/bench "$(DATA)"
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5
+	install -m 755 $(PROGS:%=$(BIN)/%) $(DESTDIR)$(BINDIR)
+	install -m 644 man/*.1 $(DESTDIR)$(MANDIR)/man1
+	install -m 644 man/*.5 $(DESTDIR)$(MANDIR)/man5
+
+uninstall:
+	rm -f $(PROGS:%=$(DESTDIR)$(BINDIR)/%)
+	rm -f $(PROGS:%=$(DESTDIR)$(MANDIR)/man1/%.1) $(DESTDIR)$(MANDIR)/man5/bs-stream.5
+
+clean:
+	rm -rf build build-san bin bin-san
+
+.PHONY: all deps demo check bench install uninstall clean
+.SECONDARY:
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

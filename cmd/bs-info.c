@@ -1,0 +1,188 @@
+/*
+ * bs-info - report what a stream holds: files, tensors, dtypes, codecs, raw
+ * and coded sizes and the ratio, without decoding.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "bs.h"
+
+static int tensors, files;
+
+static const struct bs_opt opts[] = {
+	{ 't', "tensors", BS_OPT_FLAG, &tensors, NULL, "one line per tensor: name, dtype, shape, sizes, ratio, codecs", NULL },
+	{ 'F', "files", BS_OPT_FLAG, &files, NULL, "one line per file: path, kind, sizes, ratio", NULL },
+	{ 0, NULL, 0, NULL, NULL, NULL, NULL }
+};
+
+static const struct bs_prog prog = {
+	"bs-info", "[-t] [-F] [STREAM...]",
+	"Report the files, tensors, codecs and sizes of bigsmall streams (or stdin).",
+	opts, 0, -1
+};
+
+struct sum {
+	uint64_t raw, coded, tensors, files, chunks, members;
+	uint64_t codec_raw[BS_C_MAX], codec_coded[BS_C_MAX];
+	uint64_t dtype_raw[BS_DT_COUNT];
+};
+
+static double
+ratio(uint64_t coded, uint64_t raw)
+{
+	return raw ? (double)coded / (double)raw : 1.0;
+}
+
+static void
+print_tensor(const struct bs_frame *tf, uint64_t raw, uint64_t coded, unsigned codecs)
+{
+	const struct bs_tensor_info *t = &tf->u.tensor;
+	char shape[256] = "[";
+	size_t n = 1;
+
+	for (unsigned i = 0; i < t->rank && n < sizeof shape - 24; i++)
+		n += (size_t)snprintf(shape + n, sizeof shape - n, "%s%llu", i ? "," : "",
+		    (unsigned long long)t->shape[i]);
+	snprintf(shape + n, sizeof shape - n, "]");
+	printf("%-40.*s %-8s %-16s %12llu %12llu %7.4f ", (int)t->name_len, t->name,
+	    bs_dtype_name(t->dtype), t->dtype == BS_DT_BYTES ? "-" : shape,
+	    (unsigned long long)raw, (unsigned long long)coded, ratio(coded, raw));
+	if (t->kind == BS_T_REF)
+		printf("ref");
+	for (int c = 0, first = 1; c < BS_C_MAX; c++)
+		if (codecs & (1u << c)) {
+			const struct bs_codec *k = bs_codec_by_id(c);
+			printf("%s%s", first ? "" : ",", k ? k->name : "?");
+			first = 0;
+		}
+	printf("%s\n", t->kind == BS_T_DELTA ? " (delta)" : "");
+}
+
+static int
+info(const char *path, struct sum *s)
+{
+	struct bs_reader *r;
+	struct bs_frame *f, *tf = NULL, *ff = NULL;
+	uint64_t traw = 0, tcoded = 0, fraw = 0, fcoded = 0;
+	unsigned codecs = 0;
+	int rc;
+
+	if (!(r = bs_reader_open(path))) {
+		bs_warn("%s: %s", path, strerror(errno));
+		return 2;
+	}
+	if (tensors)
+		printf("%-40s %-8s %-16s %12s %12s %7s %s\n", "tensor", "dtype", "shape",
+		    "raw", "coded", "ratio", "codecs");
+	else if (files)
+		printf("%-50s %-12s %12s %12s %7s\n", "file", "kind", "size", "coded", "ratio");
+	while ((rc = bs_reader_next(r, &f)) == 0) {
+		int keep = 0;
+		switch (f->type) {
+		case BS_F_STREAM:
+			s->members++;
+			break;
+		case BS_F_FILE:
+			s->files++;
+			ff = f;
+			keep = 1;
+			fraw = fcoded = 0;
+			break;
+		case BS_F_TENSOR:
+			tf = f;
+			keep = 1;
+			traw = tcoded = 0;
+			codecs = 0;
+			break;
+		case BS_F_CHUNK:
+			traw += f->u.chunk.raw_len;
+			tcoded += f->payload_len;
+			s->chunks++;
+			if (f->u.chunk.codec < BS_C_MAX) {
+				codecs |= 1u << f->u.chunk.codec;
+				s->codec_raw[f->u.chunk.codec] += f->u.chunk.raw_len;
+				s->codec_coded[f->u.chunk.codec] += f->payload_len;
+			}
+			break;
+		case BS_F_TEND:
+			if (tensors)
+				print_tensor(tf, f->u.tend.size, tcoded, codecs);
+			if (tf->u.tensor.kind != BS_T_BLOB)
+				s->tensors++;
+			s->raw += f->u.tend.size;
+			s->coded += tcoded;
+			s->dtype_raw[tf->u.tensor.dtype] += f->u.tend.size;
+			fraw += f->u.tend.size;
+			fcoded += tcoded;
+			bs_frame_free(tf);
+			tf = NULL;
+			break;
+		case BS_F_FEND:
+			if (files)
+				printf("%-50.*s %-12s %12llu %12llu %7.4f\n", (int)ff->u.file.path_len,
+				    ff->u.file.path, ff->u.file.kind == BS_FILE_SAFETENSORS ? "safetensors" : "blob",
+				    (unsigned long long)f->u.fend.size, (unsigned long long)(f->u.fend.size - fraw + fcoded),
+				    ratio(f->u.fend.size - fraw + fcoded, f->u.fend.size));
+			bs_frame_free(ff);
+			ff = NULL;
+			break;
+		}
+		if (!keep)
+			bs_frame_free(f);
+	}
+	bs_frame_free(tf);
+	bs_frame_free(ff);
+	if (rc < 0) {
+		bs_warn("%s: %s", path, bs_reader_errmsg(r));
+		rc = bs_err_status(rc);
+	} else {
+		uint64_t stream = bs_reader_offset(r);
+		printf("%s: %llu member%s, %llu files, %llu tensors, %llu chunks\n", path,
+		    (unsigned long long)s->members, s->members == 1 ? "" : "s",
+		    (unsigned long long)s->files, (unsigned long long)s->tensors,
+		    (unsigned long long)s->chunks);
+		printf("  raw %llu bytes, coded %llu bytes (ratio %.4f), stream %llu bytes (ratio %.4f)\n",
+		    (unsigned long long)s->raw, (unsigned long long)s->coded, ratio(s->coded, s->raw),
+		    (unsigned long long)stream, ratio(stream, s->raw));
+		printf("  dtypes:");
+		for (int d = 1; d < BS_DT_COUNT; d++)
+			if (s->dtype_raw[d])
+				printf(" %s %llu", bs_dtype_name(d), (unsigned long long)s->dtype_raw[d]);
+		printf("\n  codecs:");
+		for (int c = 0; c < BS_C_MAX; c++)
+			if (s->codec_raw[c]) {
+				const struct bs_codec *k = bs_codec_by_id(c);
+				printf(" %s %llu->%llu (%.4f)", k ? k->name : "?",
+				    (unsigned long long)s->codec_raw[c], (unsigned long long)s->codec_coded[c],
+				    ratio(s->codec_coded[c], s->codec_raw[c]));
+			}
+		printf("\n");
+		rc = 0;
+	}
+	bs_reader_close(r);
+	return rc;
+}
+
+int
+main(int argc, char *argv[])
+{
+	int status = 0;
+
+	bs_proginit(argc, argv, "bs-info");
+	bs_parse_args(&prog, &argc, &argv);
+	if (argc == 0) {
+		static char *dash[] = { "-", NULL };
+		argv = dash;
+		argc = 1;
+	}
+	for (int i = 0; i < argc; i++) {
+		struct sum s;
+		int rc;
+		memset(&s, 0, sizeof s);
+		rc = info(argv[i], &s);
+		if (rc > status)
+			status = rc;
+	}
+	return bs_finish(status);
+}

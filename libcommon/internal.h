@@ -1,0 +1,26 @@
+/*
+ * internal.h - helpers shared by libcommon's own files; not for cmd/.
+ */
+#ifndef BS_INTERNAL_H
+#define BS_INTERNAL_H
+
+#include <stdint.h>
+#include <string.h>
+
+static inline void put16(uint8_t *p, uint16_t v) { memcpy(p, &v, 2); }
+static inline void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
+static inline void put64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
+static inline uint16_t get16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }
+static inline uint32_t get32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+static inline uint64_t get64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
+
+extern const uint8_t bs_sync[4];
+
+/* Build a frame header at p (BS_FRAME_HEADER bytes). */
+void bs_frame_header_build(uint8_t *p, uint8_t type, uint8_t flags,
+    const void *meta, uint32_t meta_len, uint64_t payload_len);
+/* Build the meta block of a known frame type from its info struct into m
+ * (large enough: 80 + rank*8 + name lengths); returns its length. */
+size_t bs_meta_build(uint8_t *m, uint8_t type, const void *info);
+
+#endif

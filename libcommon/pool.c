@@ -1,0 +1,185 @@
+/*
+ * pool.c - an ordered work pool.  Jobs go into a ring of `depth` slots in
+ * submission order; worker threads take pending slots oldest first; the
+ * caller takes finished jobs back from the head of the ring, so output
+ * stays in order and at most `depth` jobs exist at once.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "bs.h"
+
+enum { EMPTY, PENDING, RUNNING, DONE };
+
+struct slot {
+	void *job;
+	int state;
+};
+
+struct bs_pool {
+	bs_pool_fn fn;
+	int nthreads, depth;
+	struct slot *ring;
+	size_t head, count;	/* oldest slot, slots in use */
+	size_t next_pending;	/* scan start for workers */
+	int quit;
+	pthread_mutex_t mu;
+	pthread_cond_t work, done;
+	pthread_t *threads;
+};
+
+int
+bs_ncpu(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n > 0 ? (int)n : 1;
+}
+
+static void *
+worker(void *arg)
+{
+	struct bs_pool *p = arg;
+
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		struct slot *s = NULL;
+		while (!p->quit) {
+			/* the oldest pending slot */
+			for (size_t i = p->next_pending; i < p->head + p->count; i++) {
+				struct slot *c = &p->ring[i % (size_t)p->depth];
+				if (c->state == PENDING) {
+					s = c;
+					p->next_pending = i + 1;
+					break;
+				}
+			}
+			if (s)
+				break;
+			pthread_cond_wait(&p->work, &p->mu);
+		}
+		if (!s)
+			break;
+		s->state = RUNNING;
+		pthread_mutex_unlock(&p->mu);
+		p->fn(s->job);
+		pthread_mutex_lock(&p->mu);
+		s->state = DONE;
+		pthread_cond_broadcast(&p->done);
+	}
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+struct bs_pool *
+bs_pool_new(int threads, int depth, bs_pool_fn fn)
+{
+	struct bs_pool *p = calloc(1, sizeof *p);
+
+	if (!p)
+		return NULL;
+	if (depth < 1)
+		depth = 1;
+	p->fn = fn;
+	p->depth = depth;
+	p->nthreads = threads > 1 ? threads : 0;
+	p->ring = calloc((size_t)depth, sizeof *p->ring);
+	p->threads = calloc((size_t)p->nthreads + 1, sizeof *p->threads);
+	if (!p->ring || !p->threads) {
+		free(p->ring);
+		free(p->threads);
+		free(p);
+		return NULL;
+	}
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->work, NULL);
+	pthread_cond_init(&p->done, NULL);
+	for (int i = 0; i < p->nthreads; i++)
+		if (pthread_create(&p->threads[i], NULL, worker, p) != 0) {
+			p->nthreads = i;	/* run with fewer */
+			break;
+		}
+	return p;
+}
+
+int
+bs_pool_full(const struct bs_pool *p)
+{
+	return p->count == (size_t)p->depth;
+}
+
+int
+bs_pool_empty(const struct bs_pool *p)
+{
+	return p->count == 0;
+}
+
+void
+bs_pool_submit(struct bs_pool *p, void *job, int run)
+{
+	struct slot *s;
+
+	if (p->nthreads == 0) {
+		if (run)
+			p->fn(job);
+		s = &p->ring[(p->head + p->count) % (size_t)p->depth];
+		s->job = job;
+		s->state = DONE;
+		p->count++;
+		return;
+	}
+	pthread_mutex_lock(&p->mu);
+	s = &p->ring[(p->head + p->count) % (size_t)p->depth];
+	s->job = job;
+	s->state = run ? PENDING : DONE;
+	p->count++;
+	if (run)
+		pthread_cond_signal(&p->work);
+	pthread_mutex_unlock(&p->mu);
+}
+
+void *
+bs_pool_take(struct bs_pool *p)
+{
+	struct slot *s;
+	void *job;
+
+	if (p->count == 0)
+		return NULL;
+	s = &p->ring[p->head % (size_t)p->depth];
+	if (p->nthreads) {
+		pthread_mutex_lock(&p->mu);
+		while (s->state != DONE)
+			pthread_cond_wait(&p->done, &p->mu);
+	}
+	job = s->job;
+	s->state = EMPTY;
+	s->job = NULL;
+	p->head++;
+	p->count--;
+	if (p->next_pending < p->head)
+		p->next_pending = p->head;
+	if (p->nthreads)
+		pthread_mutex_unlock(&p->mu);
+	return job;
+}
+
+void
+bs_pool_free(struct bs_pool *p)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->mu);
+	p->quit = 1;
+	pthread_cond_broadcast(&p->work);
+	pthread_mutex_unlock(&p->mu);
+	for (int i = 0; i < p->nthreads; i++)
+		pthread_join(p->threads[i], NULL);
+	pthread_mutex_destroy(&p->mu);
+	pthread_cond_destroy(&p->work);
+	pthread_cond_destroy(&p->done);
+	free(p->ring);
+	free(p->threads);
+	free(p);
+}

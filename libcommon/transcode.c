@@ -1,0 +1,192 @@
+/*
+ * transcode.c - read a stream, code every chunk on a pool of threads, and
+ * write the stream again in order: the loop under bs-encode and bs-decode.
+ * Raw bytes are hashed as they go by, in order, and checked against each
+ * tensor's XXH3-128.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "bs.h"
+
+static void
+run_job(void *arg)
+{
+	struct bs_chunk_job *j = arg;
+
+	j->fn(j);
+}
+
+struct tc {
+	struct bs_writer *w;
+	struct bs_reader *r;
+	struct bs_xxh128_state *h;
+	struct bs_frame *tensor;	/* emitted and not yet ended */
+	int hashable;			/* every chunk's raw bytes seen */
+	struct bs_transcode_stats *st;
+	struct bs_err *e;
+};
+
+static void
+free_job(struct bs_chunk_job *j)
+{
+	if (!j)
+		return;
+	bs_frame_free(j->in);
+	free(j->out);
+	free(j);
+}
+
+static int
+werr(struct tc *t)
+{
+	return bs_err_set(t->e, BS_EIO, "%s", bs_writer_errmsg(t->w));
+}
+
+/* Write one finished job's frame; check tensor hashes. */
+static int
+emit(struct tc *t, struct bs_chunk_job *j)
+{
+	struct bs_frame *f = j->in;
+	int rc = 0;
+
+	switch (f->type) {
+	case BS_F_STREAM:		/* kept: it names the stream's writer */
+		rc = bs_writer_copy(t->w, f);
+		break;
+	case BS_F_INDEX:
+	case BS_F_PARITY:
+		return 0;		/* rebuilt, or no longer valid */
+	case BS_F_END:
+		rc = bs_writer_end(t->w);
+		break;
+	case BS_F_TENSOR:
+		bs_xxh128_reset(t->h);
+		t->hashable = 1;
+		rc = bs_writer_copy(t->w, f);
+		bs_frame_free(t->tensor);
+		t->tensor = f;
+		j->in = NULL;
+		t->st->tensors++;
+		break;
+	case BS_F_CHUNK: {
+		struct bs_chunk_info ci = f->u.chunk;
+		if (j->err < 0) {
+			const struct bs_tensor_info *ti = &t->tensor->u.tensor;
+			return bs_err_set(t->e, j->err, "%s: frame %llu at offset %llu: tensor '%.*s', chunk at %llu: %s",
+			    bs_reader_name(t->r), (unsigned long long)f->number, (unsigned long long)f->offset,
+			    (int)(ti->name_len > 100 ? 100 : ti->name_len), ti->name,
+			    (unsigned long long)ci.offset, j->errmsg);
+		}
+		if (j->raw)
+			bs_xxh128_update(t->h, j->raw, ci.raw_len);
+		else
+			t->hashable = 0;
+		t->st->chunks++;
+		t->st->raw_bytes += ci.raw_len;
+		t->st->in_bytes += f->payload_len;
+		if (j->out) {
+			ci.codec = j->codec;
+			ci.transform = j->transform;
+			rc = bs_writer_chunk(t->w, &ci, j->out, j->out_len);
+			t->st->out_bytes += j->out_len;
+		} else {
+			rc = bs_writer_copy(t->w, f);
+			t->st->out_bytes += f->payload_len;
+		}
+		break;
+	}
+	case BS_F_TEND:
+		if (t->hashable && t->tensor && t->tensor->u.tensor.kind != BS_T_REF) {
+			struct bs_hash128 h = bs_xxh128_digest(t->h);
+			if (h.lo != f->u.tend.hash.lo || h.hi != f->u.tend.hash.hi) {
+				const struct bs_tensor_info *ti = &t->tensor->u.tensor;
+				return bs_err_set(t->e, BS_ECHECKSUM,
+				    "%s: frame %llu at offset %llu: tensor '%.*s': checksum mismatch (XXH3-128 of its raw bytes)",
+				    bs_reader_name(t->r), (unsigned long long)f->number, (unsigned long long)f->offset,
+				    (int)(ti->name_len > 100 ? 100 : ti->name_len), ti->name);
+			}
+		}
+		rc = bs_writer_copy(t->w, f);
+		bs_frame_free(t->tensor);
+		t->tensor = NULL;
+		break;
+	default:
+		rc = bs_writer_copy(t->w, f);
+		break;
+	}
+	t->st->frames++;
+	return rc < 0 ? werr(t) : 0;
+}
+
+int
+bs_transcode(struct bs_reader *r, struct bs_writer *w, int threads,
+    void (*fn)(struct bs_chunk_job *), void *ctx,
+    struct bs_transcode_stats *st, struct bs_err *e)
+{
+	struct tc t;
+	struct bs_pool *pool;
+	struct bs_chunk_job *j;
+	struct bs_frame *f;
+	int rc = 0;
+
+	memset(&t, 0, sizeof t);
+	memset(st, 0, sizeof *st);
+	t.w = w;
+	t.r = r;
+	t.st = st;
+	t.e = e;
+	if (threads < 1)
+		threads = 1;
+	t.h = bs_xxh128_new();
+	pool = bs_pool_new(threads, threads > 1 ? 3 * threads : 1, run_job);
+	if (!t.h || !pool) {
+		bs_xxh128_free(t.h);
+		bs_pool_free(pool);
+		return bs_err_set(e, BS_ENOMEM, "out of memory");
+	}
+	for (;;) {
+		const struct bs_tensor_info *ti;
+		rc = bs_reader_next(r, &f);
+		if (rc == BS_EOF) {
+			rc = 0;
+			break;
+		}
+		if (rc < 0) {
+			bs_err_set(e, rc, "%s: %s", bs_reader_name(r), bs_reader_errmsg(r));
+			break;
+		}
+		if (!(j = calloc(1, sizeof *j))) {
+			bs_frame_free(f);
+			rc = bs_err_set(e, BS_ENOMEM, "out of memory");
+			break;
+		}
+		j->in = f;
+		j->ctx = ctx;
+		j->fn = fn;
+		ti = bs_reader_tensor(r);
+		j->dtype = ti ? ti->dtype : BS_DT_UNKNOWN;
+		while (bs_pool_full(pool)) {
+			struct bs_chunk_job *done = bs_pool_take(pool);
+			rc = emit(&t, done);
+			free_job(done);
+			if (rc < 0)
+				break;
+		}
+		if (rc < 0) {
+			free_job(j);
+			break;
+		}
+		bs_pool_submit(pool, j, f->type == BS_F_CHUNK);
+	}
+	while (!bs_pool_empty(pool)) {
+		struct bs_chunk_job *done = bs_pool_take(pool);
+		if (rc == 0)
+			rc = emit(&t, done);
+		free_job(done);
+	}
+	bs_pool_free(pool);
+	bs_frame_free(t.tensor);
+	bs_xxh128_free(t.h);
+	return rc;
+}
