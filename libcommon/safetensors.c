@@ -12,6 +12,8 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <stdio.h>
 
 #include "bs.h"
 
@@ -33,6 +35,16 @@ by_begin(const void *a, const void *b)
 		return x->begin < y->begin ? -1 : 1;
 	if (x->end != y->end)		/* zero-size first at a shared offset */
 		return x->end < y->end ? -1 : 1;
+	return 0;
+}
+
+/* Case-insensitive search for the 4 hex digits h in s[len]. */
+static int
+strcasestr_n(const char *s, size_t len, const char *h)
+{
+	for (size_t i = 0; i + 4 <= len; i++)
+		if (strncasecmp(s + i, h, 4) == 0)
+			return 1;
 	return 0;
 }
 
@@ -118,6 +130,69 @@ parse_entry(const char *key, size_t klen, json_t *v, struct bs_st_tensor *t,
 	return 0;
 }
 
+/*
+ * jansson cannot hold a NUL byte in an object key, but a tensor name may
+ * contain one (JSON "\u0000").  Such headers are parsed with every \u0000
+ * escape replaced by a private-use code point that the header does not
+ * use, which is turned back into a NUL byte in the names.  Returns the
+ * rewritten text (malloc'd) and sets *mark to the code point's UTF-8, or
+ * returns NULL when there is nothing to rewrite.
+ */
+static char *
+hide_nul(const char *js, size_t len, char mark[4], size_t *outlen)
+{
+	char *out, esc[7];
+	size_t o = 0;
+	int found = 0;
+
+	for (size_t i = 0; i + 6 <= len && !found; i++)
+		if (memcmp(js + i, "\\u0000", 6) == 0)
+			found = 1;
+	if (!found)
+		return NULL;
+	for (unsigned cp = 0xE000; cp < 0xF900; cp++) {
+		mark[0] = (char)(0xE0 | (cp >> 12));
+		mark[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+		mark[2] = (char)(0x80 | (cp & 0x3F));
+		mark[3] = 0;
+		snprintf(esc, sizeof esc, "%04x", cp);
+		if (!memmem(js, len, mark, 3) && !strcasestr_n(js, len, esc))
+			break;
+	}
+	if (!(out = malloc(len + 1)))
+		return NULL;
+	for (size_t i = 0; i < len;) {
+		if (js[i] == '\\' && i + 1 < len) {
+			if (i + 6 <= len && memcmp(js + i, "\\u0000", 6) == 0) {
+				memcpy(out + o, mark, 3);	/* raw UTF-8 is valid JSON */
+				o += 3;
+				i += 6;
+				continue;
+			}
+			out[o++] = js[i++];	/* an escape: copy both bytes */
+		}
+		out[o++] = js[i++];
+	}
+	*outlen = o;
+	return out;
+}
+
+/* Turn the mark back into NUL bytes in a key; returns the new length. */
+static size_t
+unhide_nul(char *s, size_t n, const char mark[4])
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < n;) {
+		if (i + 3 <= n && memcmp(s + i, mark, 3) == 0) {
+			s[o++] = 0;
+			i += 3;
+		} else
+			s[o++] = s[i++];
+	}
+	return o;
+}
+
 int
 bs_st_parse(const uint8_t *js, uint64_t len, uint64_t file_size,
     struct bs_st *st, struct bs_err *e)
@@ -127,8 +202,9 @@ bs_st_parse(const uint8_t *js, uint64_t len, uint64_t file_size,
 	const char *key;
 	size_t klen, n = 0;
 	uint64_t at = 0;
-	char nb[96];
-	int rc = 0;
+	char nb[96], mark[4], *hidden;
+	size_t hlen = 0;
+	int rc = 0, had_nul;
 
 	memset(st, 0, sizeof *st);
 	if (len > BS_MAX_ST_HEADER)
@@ -137,8 +213,11 @@ bs_st_parse(const uint8_t *js, uint64_t len, uint64_t file_size,
 	if (file_size != BS_SIZE_UNKNOWN && (file_size < 8 || len > file_size - 8))
 		return bs_err_set(e, BS_ECORRUPT, "header length %llu runs past the end of the file",
 		    (unsigned long long)len);
-	root = json_loadb((const char *)js, (size_t)len,
+	hidden = hide_nul((const char *)js, (size_t)len, mark, &hlen);
+	root = json_loadb(hidden ? hidden : (const char *)js, hidden ? hlen : (size_t)len,
 	    JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
+	had_nul = hidden != NULL;
+	free(hidden);
 	if (!root)
 		return bs_err_set(e, BS_ECORRUPT, "header is not valid JSON: %s (at byte %d)",
 		    jerr.text, jerr.position);
@@ -169,6 +248,8 @@ bs_st_parse(const uint8_t *js, uint64_t len, uint64_t file_size,
 		}
 		if ((rc = parse_entry(key, klen, v, &st->t[n], e)) < 0)
 			goto out;
+		if (had_nul)
+			st->t[n].name_len = (uint32_t)unhide_nul(st->t[n].name, klen, mark);
 		n++;
 		st->n = n;
 	}
