@@ -34,7 +34,11 @@ LIBOBJ  := $(LIBSRC:%.c=$(BUILD)/%.o)
 UNITSRC := $(filter-out tests/unit/t_codecs.c tests/unit/t_entropy.c,$(wildcard tests/unit/t_*.c))
 UNITS   := $(UNITSRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-all: $(PROGS:%=$(BIN)/%) $(UNITS)
+all: $(PROGS:%=$(BIN)/%) $(UNITS) completions/bash/bs-split
+
+# shell completions, generated from the programs' own option tables
+completions/bash/bs-split: $(PROGS:%=$(BIN)/%) scripts/gen-completions
+	scripts/gen-completions $(BIN) completions
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -72,13 +76,22 @@ install: all
 	install -m 755 $(PROGS:%=$(BIN)/%) $(DESTDIR)$(BINDIR)
 	install -m 644 man/*.1 $(DESTDIR)$(MANDIR)/man1
 	install -m 644 man/*.5 $(DESTDIR)$(MANDIR)/man5
+	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions \
+	    $(DESTDIR)$(PREFIX)/share/zsh/vendor-completions \
+	    $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
+	install -m 644 completions/bash/* $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+	install -m 644 completions/zsh/* $(DESTDIR)$(PREFIX)/share/zsh/vendor-completions
+	install -m 644 completions/fish/* $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
 
 uninstall:
 	rm -f $(PROGS:%=$(DESTDIR)$(BINDIR)/%)
 	rm -f $(PROGS:%=$(DESTDIR)$(MANDIR)/man1/%.1) $(DESTDIR)$(MANDIR)/man5/bs-stream.5
+	rm -f $(PROGS:%=$(DESTDIR)$(PREFIX)/share/bash-completion/completions/%)
+	rm -f $(PROGS:%=$(DESTDIR)$(PREFIX)/share/zsh/vendor-completions/_%)
+	rm -f $(PROGS:%=$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/%.fish)
 
 clean:
-	rm -rf build build-san bin bin-san
+	rm -rf build build-san bin bin-san completions/bash completions/zsh completions/fish
 
 .PHONY: all deps demo check bench install uninstall clean
 .SECONDARY:

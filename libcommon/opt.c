@@ -18,7 +18,7 @@ static int help_flag, version_flag, quiet_flag, verbose_flag, list_flag;
 static const struct bs_opt common_opts[] = {
 	{ 'h', "help", BS_OPT_FLAG, &help_flag, NULL, "print this help and exit", NULL },
 	{ 'V', "version", BS_OPT_FLAG, &version_flag, NULL, "print the version and exit", NULL },
-	{ 'q', "quiet", BS_OPT_FLAG, &quiet_flag, NULL, "print nothing but errors that matter", NULL },
+	{ 'q', "quiet", BS_OPT_FLAG, &quiet_flag, NULL, "no progress, warnings or notes; errors only", NULL },
 	{ 'v', "verbose", BS_OPT_FLAG, &verbose_flag, NULL, "say more (repeat for more)", NULL },
 	{ 0, "list-options", BS_OPT_FLAG, &list_flag, NULL, NULL, NULL },
 	{ 0, NULL, 0, NULL, NULL, NULL, NULL }

@@ -73,11 +73,9 @@ bs_die(int status, const char *fmt, ...)
 	/* a reader that went away: a quiet exit, non-zero */
 	if (bs_saw_epipe)
 		exit(status ? status : 2);
-	if (bs_verbose >= 0 || status != 1) {
-		va_start(ap, fmt);
-		vmsg(fmt, ap);
-		va_end(ap);
-	}
+	va_start(ap, fmt);
+	vmsg(fmt, ap);
+	va_end(ap);
 	exit(status);
 }
 
