@@ -25,7 +25,7 @@ endif
 
 PKGS    := libzstd libxxhash jansson libcrypto
 CPPFLAGS += -Ilibcommon -D_GNU_SOURCE -MMD -MP
-LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lzstd -lxxhash -ljansson -lcrypto) -lpthread
+LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lzstd -lxxhash -ljansson -lcrypto) -lpthread -lm
 
 PENDING := libcommon/entropy.c $(wildcard libcommon/codec_bf16.c libcommon/codec_f16.c libcommon/codec_f32.c libcommon/codec_f8.c)
 PROGS   := bs-split bs-encode bs-decode bs-reshard bs-info

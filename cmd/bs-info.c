@@ -4,20 +4,22 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bs.h"
 
-static int tensors, files;
+static int tensors, files, scan;
 
 static const struct bs_opt opts[] = {
 	{ 't', "tensors", BS_OPT_FLAG, &tensors, NULL, "one line per tensor: name, dtype, shape, sizes, ratio, codecs", NULL },
 	{ 'F', "files", BS_OPT_FLAG, &files, NULL, "one line per file: path, kind, sizes, ratio", NULL },
+	{ 's', "scan", BS_OPT_FLAG, &scan, NULL, "also compute the entropy bounds of every tensor (decodes)", NULL },
 	{ 0, NULL, 0, NULL, NULL, NULL, NULL }
 };
 
 static const struct bs_prog prog = {
-	"bs-info", "[-t] [-F] [STREAM...]",
+	"bs-info", "[-t] [-F] [-s] [STREAM...]",
 	"Report the files, tensors, codecs and sizes of bigsmall streams (or stdin).",
 	opts, 0, -1
 };
@@ -26,6 +28,7 @@ struct sum {
 	uint64_t raw, coded, tensors, files, chunks, members;
 	uint64_t codec_raw[BS_C_MAX], codec_coded[BS_C_MAX];
 	uint64_t dtype_raw[BS_DT_COUNT];
+	double dtype_order0[BS_DT_COUNT], dtype_joint[BS_DT_COUNT];	/* bits */
 };
 
 static double
@@ -35,7 +38,8 @@ ratio(uint64_t coded, uint64_t raw)
 }
 
 static void
-print_tensor(const struct bs_frame *tf, uint64_t raw, uint64_t coded, unsigned codecs)
+print_tensor(const struct bs_frame *tf, uint64_t raw, uint64_t coded, unsigned codecs,
+    double order0, double joint)
 {
 	const struct bs_tensor_info *t = &tf->u.tensor;
 	char shape[256] = "[";
@@ -56,7 +60,10 @@ print_tensor(const struct bs_frame *tf, uint64_t raw, uint64_t coded, unsigned c
 			printf("%s%s", first ? "" : ",", k ? k->name : "?");
 			first = 0;
 		}
-	printf("%s\n", t->kind == BS_T_DELTA ? " (delta)" : "");
+	printf("%s", t->kind == BS_T_DELTA ? " (delta)" : "");
+	if (scan && raw)
+		printf(" bounds %.4f %.4f", order0 / 8 / raw, joint / 8 / raw);
+	printf("\n");
 }
 
 static int
@@ -66,6 +73,9 @@ info(const char *path, struct sum *s)
 	struct bs_frame *f, *tf = NULL, *ff = NULL;
 	uint64_t traw = 0, tcoded = 0, fraw = 0, fcoded = 0;
 	unsigned codecs = 0;
+	struct bs_scan *sc = NULL;
+	uint8_t *buf = NULL;
+	double o0 = 0, jt = 0;
 	int rc;
 
 	if (!(r = bs_reader_open(path))) {
@@ -94,11 +104,27 @@ info(const char *path, struct sum *s)
 			keep = 1;
 			traw = tcoded = 0;
 			codecs = 0;
+			if (scan && f->u.tensor.kind != BS_T_BLOB && f->u.tensor.kind != BS_T_DELTA &&
+			    !(sc = bs_scan_new(f->u.tensor.dtype)))
+				bs_die(2, "out of memory");
 			break;
 		case BS_F_CHUNK:
 			traw += f->u.chunk.raw_len;
 			tcoded += f->payload_len;
 			s->chunks++;
+			if (sc) {
+				const uint8_t *raw = f->payload;
+				if (f->u.chunk.codec != BS_C_NONE) {
+					if (!buf)
+						buf = bs_xmalloc(BS_MAX_CHUNK);
+					if (bs_chunk_decode(f->u.chunk.codec, tf->u.tensor.dtype, f->payload,
+					    f->payload_len, buf, f->u.chunk.raw_len) < 0)
+						bs_die(1, "%s: frame %llu at offset %llu: payload does not decode", path,
+						    (unsigned long long)f->number, (unsigned long long)f->offset);
+					raw = buf;
+				}
+				bs_scan_update(sc, raw, f->u.chunk.raw_len);
+			}
 			if (f->u.chunk.codec < BS_C_MAX) {
 				codecs |= 1u << f->u.chunk.codec;
 				s->codec_raw[f->u.chunk.codec] += f->u.chunk.raw_len;
@@ -106,8 +132,16 @@ info(const char *path, struct sum *s)
 			}
 			break;
 		case BS_F_TEND:
+			o0 = jt = 0;
+			if (sc) {
+				bs_scan_bounds(sc, &o0, &jt);
+				bs_scan_free(sc);
+				sc = NULL;
+				s->dtype_order0[tf->u.tensor.dtype] += o0;
+				s->dtype_joint[tf->u.tensor.dtype] += jt;
+			}
 			if (tensors)
-				print_tensor(tf, f->u.tend.size, tcoded, codecs);
+				print_tensor(tf, f->u.tend.size, tcoded, codecs, o0, jt);
 			if (tf->u.tensor.kind != BS_T_BLOB)
 				s->tensors++;
 			s->raw += f->u.tend.size;
@@ -133,6 +167,8 @@ info(const char *path, struct sum *s)
 	}
 	bs_frame_free(tf);
 	bs_frame_free(ff);
+	bs_scan_free(sc);
+	free(buf);
 	if (rc < 0) {
 		bs_warn("%s: %s", path, bs_reader_errmsg(r));
 		rc = bs_err_status(rc);
@@ -158,6 +194,11 @@ info(const char *path, struct sum *s)
 				    ratio(s->codec_coded[c], s->codec_raw[c]));
 			}
 		printf("\n");
+		for (int d = 1; scan && d < BS_DT_COUNT; d++)
+			if (s->dtype_raw[d] && d != BS_DT_BYTES)
+				printf("  bounds %s: order-0 exponent %.4f, joint (sign,exponent)+mantissa %.4f\n",
+				    bs_dtype_name(d), s->dtype_order0[d] / 8 / s->dtype_raw[d],
+				    s->dtype_joint[d] / 8 / s->dtype_raw[d]);
 		rc = 0;
 	}
 	bs_reader_close(r);

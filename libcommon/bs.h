@@ -386,6 +386,25 @@ long bs_chunk_encode(int dtype, const uint8_t *raw, size_t raw_len,
 int bs_chunk_decode(int codec, int dtype, const uint8_t *in, size_t in_len,
     uint8_t *out, size_t raw_len);
 
+/* ------------------------------------------------------------------ scan */
+
+/*
+ * Entropy bounds of a tensor's values, for bs-info --scan and make bench.
+ * Feed the raw bytes in order (any split), then read the bounds in bits:
+ *   order0: H(e) + the other bits stored as they are (the exponent coded
+ *           alone, order 0);
+ *   joint:  H(s,e) + H(m|s,e) (the mantissa, or for F32 its top byte,
+ *           modelled given sign and exponent; F32's low 15 bits stored).
+ * Float dtypes BF16, F16, F32 and the F8s; others get order-0 byte entropy
+ * for both.  Plug-in (empirical) entropies, per tensor.
+ */
+struct bs_scan;
+struct bs_scan *bs_scan_new(int dtype);
+void bs_scan_update(struct bs_scan *s, const uint8_t *p, size_t n);
+/* Bounds in bits for everything fed so far. */
+void bs_scan_bounds(const struct bs_scan *s, double *order0, double *joint);
+void bs_scan_free(struct bs_scan *s);
+
 /* ------------------------------------------------------------------ pool */
 
 /*
