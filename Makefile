@@ -27,11 +27,10 @@ PKGS    := libzstd libxxhash jansson libcrypto
 CPPFLAGS += -Ilibcommon -D_GNU_SOURCE -MMD -MP
 LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lzstd -lxxhash -ljansson -lcrypto) -lpthread -lm
 
-PENDING := libcommon/entropy.c $(wildcard libcommon/codec_bf16.c libcommon/codec_f16.c libcommon/codec_f32.c libcommon/codec_f8.c)
 PROGS   := bs-split bs-encode bs-decode bs-reshard bs-info
-LIBSRC  := $(filter-out $(PENDING),$(wildcard libcommon/*.c))
+LIBSRC  := $(wildcard libcommon/*.c)
 LIBOBJ  := $(LIBSRC:%.c=$(BUILD)/%.o)
-UNITSRC := $(filter-out tests/unit/t_codecs.c tests/unit/t_entropy.c,$(wildcard tests/unit/t_*.c))
+UNITSRC := $(wildcard tests/unit/t_*.c)
 UNITS   := $(UNITSRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 all: $(PROGS:%=$(BIN)/%) $(UNITS) completions/bash/bs-split

@@ -10,11 +10,16 @@
 
 #include "bs.h"
 
-extern const struct bs_codec bs_codec_none, bs_codec_zstd;
+extern const struct bs_codec bs_codec_none, bs_codec_zstd, bs_codec_bf16,
+    bs_codec_f16, bs_codec_f32, bs_codec_f8;
 
 const struct bs_codec *const bs_codecs[] = {
 	&bs_codec_none,
 	&bs_codec_zstd,
+	&bs_codec_bf16,
+	&bs_codec_f16,
+	&bs_codec_f32,
+	&bs_codec_f8,
 	NULL
 };
 

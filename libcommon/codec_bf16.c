@@ -1,0 +1,70 @@
+/*
+ * codec_bf16.c - BF16 weights.
+ *
+ * Method: each 16-bit value is split into its top b bits (sign, the 8
+ * exponent bits and b - 9 top mantissa bits, 9 <= b <= 14) and its low
+ * 16 - b mantissa bits.  The top bits are coded as ONE symbol per value by
+ * the static 8-state rANS coder of entropy.c (one table per chunk), which
+ * captures the exponent's information together with the skew of the top
+ * mantissa bits given the exponent; the low bits are nearly uniform and are
+ * stored bit-packed.  b is chosen per chunk from the histogram (cost
+ * estimate of every b; level >= 7 codes the two best and keeps the smaller).
+ *
+ * Payload (raw_len bytes; n = raw_len / 2 values, little endian):
+ *   1 byte    b (9..14)
+ *   R bytes   the low r = 16 - b bits of every value, packed LSB first,
+ *             R = ceil(n r / 8)
+ *   L bytes   rANS section (entropy.h) of the n symbols v >> r
+ *   t bytes   raw_len % 2 trailing raw byte, stored as is
+ * L is what remains: in_len - 1 - R - t.
+ */
+#include <string.h>
+
+#include "bs.h"
+#include "entropy.h"
+
+static int
+bf16_accepts(int dtype)
+{
+	return dtype == BS_DT_BF16;
+}
+
+static long
+bf16_encode(int dtype, const uint8_t *raw, size_t raw_len, uint8_t *out,
+    size_t cap, int level)
+{
+	size_t n = raw_len / 2, t = raw_len & 1;
+	long r;
+
+	(void)dtype;
+	if (n < 16 || cap <= t)
+		return 0;
+	r = bs_split_encode(raw, n, 2, 9, 14, out, cap - t, level);
+	if (r <= 0)
+		return r;
+	if (t)
+		out[r] = raw[raw_len - 1];
+	return r + (long)t;
+}
+
+static int
+bf16_decode(int dtype, const uint8_t *in, size_t in_len, uint8_t *out,
+    size_t raw_len)
+{
+	size_t n = raw_len / 2, t = raw_len & 1;
+	int e;
+
+	(void)dtype;
+	if (in_len < t + 1)
+		return BS_ECORRUPT;
+	e = bs_split_decode(in, in_len - t, n, 2, 9, 14, out);
+	if (e)
+		return e;
+	if (t)
+		out[raw_len - 1] = in[in_len - 1];
+	return 0;
+}
+
+const struct bs_codec bs_codec_bf16 = {
+	"bf16", BS_C_BF16, bf16_accepts, bf16_encode, bf16_decode,
+};

@@ -1,0 +1,130 @@
+/*
+ * entropy.h - internal API of the entropy coder under the float codecs.
+ *
+ * The coder is a static (two-pass) rANS coder with 8 interleaved 32-bit
+ * states and 16-bit renormalisation (states live in [2^15, 2^31)).  A coded
+ * section is self-delimiting only through its length, which the caller
+ * stores; its layout is:
+ *
+ *   table   a bit-packed (LSB first) frequency table, padded to a byte:
+ *             4 bits   scale - 1 (the frequencies sum to 2^scale, 1..15)
+ *             gamma    number of present symbols m (>= 1)
+ *             m times: gamma(gap) where gap = sym - previous sym (first:
+ *                      sym + 1); then, except for the last symbol, its
+ *                      frequency f as 4 bits (bitlen(f) - 1) and the
+ *                      bitlen(f) - 1 bits of f under its top bit.  The last
+ *                      frequency is 2^scale minus the others.
+ *   states  8 x 32-bit little-endian final encoder states, state 0 first
+ *   words   the 16-bit little-endian renormalisation words, in the order
+ *           the decoder consumes them
+ *
+ * Symbol i of the message is coded by state i mod 8.  A decoder that ends
+ * with every state back at 2^15 and every word consumed has checked the
+ * section; anything else is reported as corrupt.
+ *
+ * The split-float helpers at the end implement the common body of the BF16,
+ * F16 and F32 codecs: each value's top bits (sign, exponent and a few
+ * mantissa bits) form one rANS symbol, its remaining low bits are stored
+ * bit-packed.
+ *
+ * Everything here is reentrant: no global mutable state.  Scratch memory is
+ * malloc'd per call and freed before returning.
+ */
+#ifndef BS_ENTROPY_H
+#define BS_ENTROPY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define BS_ENT_MAX_SYM 16384	/* alphabet limit: symbols are 0..16383 */
+#define BS_ENT_MAX_SCALE 15	/* frequencies sum to at most 2^15 */
+#ifndef BS_ENT_DEF_SCALE
+#define BS_ENT_DEF_SCALE 12	/* default: decode table of 32 KiB */
+#endif
+#define BS_ENT_STATES 8		/* interleaved rANS states */
+
+/*
+ * Normalise the histogram cnt[0..nsym) to frequencies freq[0..nsym) that
+ * sum to exactly 2^scale, every present symbol (cnt > 0) getting at least 1
+ * and absent ones 0.  Rounding error is distributed greedily where it costs
+ * least.  Returns the number of present symbols, 0 when cnt is all zero, or
+ * -1 when more than 2^scale symbols are present.  The caller owns both
+ * arrays.
+ */
+int bs_ent_normalize(const uint32_t *cnt, unsigned nsym, unsigned scale,
+    uint32_t *freq);
+
+/*
+ * Estimated size in bits of coding the histogram cnt[0..nsym) with this
+ * coder: the order-0 entropy plus an estimate of the table and the state
+ * flush.  Used to choose between symbol definitions.  Never fails.
+ */
+double bs_ent_estimate(const uint32_t *cnt, unsigned nsym);
+
+/* Fast approximate log2 of x > 0 (error < 1e-6), for estimates. */
+double bs_ent_log2(double x);
+
+/*
+ * Code a message of n symbols into out[0..cap).  For the 16-bit variant
+ * symbol i is (host-order uint16 at val + 2 i) >> shift, for the 32-bit one
+ * (uint32 at val + 4 i) >> shift, for the 8-bit one sym[i]; every symbol
+ * must be < nsym <= BS_ENT_MAX_SYM (256 for the 8-bit variant).  cnt is the
+ * message's histogram over nsym entries (the caller has usually computed it
+ * already); it must be exact.  scale is the wanted precision (raised
+ * automatically when the alphabet needs more, at most 15).  Returns the
+ * section length (> 0), 0 when it does not fit in cap, or a negative BS_E*
+ * code (BS_EUSAGE for bad arguments or n = 0, BS_ENOMEM).  The caller owns
+ * every buffer; out must not overlap the input.
+ */
+long bs_ent_encode16(const uint8_t *val, size_t n, unsigned shift,
+    const uint32_t *cnt, unsigned nsym, unsigned scale, uint8_t *out,
+    size_t cap);
+long bs_ent_encode32(const uint8_t *val, size_t n, unsigned shift,
+    const uint32_t *cnt, unsigned nsym, unsigned scale, uint8_t *out,
+    size_t cap);
+long bs_ent_encode8(const uint8_t *sym, size_t n, const uint32_t *cnt,
+    unsigned scale, uint8_t *out, size_t cap);
+
+/*
+ * Decode a section of exactly in_len bytes holding n symbols.  Each symbol s
+ * must be < nsym; the 16-bit variant writes (s << shift) as a host-order
+ * uint16 at out + 2 i (out need not be aligned; it must hold 2 n bytes), the
+ * 8-bit variant writes s at out[i] (nsym <= 256).  Returns 0, or BS_ECORRUPT
+ * when the section is malformed, a symbol is out of range, or the states do
+ * not end where the encoder started; never reads or writes out of bounds.
+ * BS_ENOMEM when scratch cannot be allocated.
+ */
+int bs_ent_decode16(const uint8_t *in, size_t in_len, unsigned nsym,
+    unsigned shift, uint8_t *out, size_t n);
+int bs_ent_decode8(const uint8_t *in, size_t in_len, unsigned nsym,
+    uint8_t *out, size_t n);
+
+/* ------------------------------------------------------- split floats */
+
+/*
+ * A split-float section codes n values of width bytes (2 or 4, host order =
+ * little endian) as:
+ *
+ *   1 byte   b: the number of top bits forming the symbol (bmin..bmax)
+ *   R bytes  the low r = 8 width - b bits of every value, packed LSB first,
+ *            R = ceil(n r / 8)
+ *   rest     rANS section (to the end) of the symbols v >> r
+ *
+ * bs_split_encode chooses b in [bmin, bmax] (bmax <= 14) from an estimate
+ * (level >= 7: by coding the two best candidates and keeping the smaller).
+ * Returns the length written to out (<= cap), 0 when it does not fit or n
+ * is too small to gain, or a negative BS_E* code.  bs_split_decode requires
+ * the section to span exactly in_len bytes and writes n values to out;
+ * returns 0 or BS_ECORRUPT (bad b outside [bmin, bmax] too) / BS_ENOMEM.
+ */
+long bs_split_encode(const uint8_t *raw, size_t n, unsigned width,
+    unsigned bmin, unsigned bmax, uint8_t *out, size_t cap, int level);
+int bs_split_decode(const uint8_t *in, size_t in_len, size_t n,
+    unsigned width, unsigned bmin, unsigned bmax, uint8_t *out);
+
+/* LEB128 helpers.  put returns bytes written (<= 10) or 0 if cap is too
+ * small; get returns bytes read or 0 on truncation/overlong (> 9 bytes). */
+size_t bs_ent_varint_put(uint8_t *p, size_t cap, uint64_t v);
+size_t bs_ent_varint_get(const uint8_t *p, size_t len, uint64_t *v);
+
+#endif
