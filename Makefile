@@ -27,7 +27,11 @@ PKGS    := libzstd libxxhash jansson libcrypto
 CPPFLAGS += -Ilibcommon -D_GNU_SOURCE -MMD -MP
 LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lzstd -lxxhash -ljansson -lcrypto) -lpthread -lm
 
-PROGS   := bs-split bs-encode bs-decode bs-reshard bs-info
+# every cmd/*.c is a program; each links libcommon and what it alone uses
+PROGS   := $(patsubst cmd/%.c,%,$(wildcard cmd/*.c))
+LIBS_bs-fetch := $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl)
+LIBS_bs-ecc   := -lerasurecode
+LIBS_bs-split := $(shell pkg-config --libs libarchive 2>/dev/null || echo -larchive)
 LIBSRC  := $(wildcard libcommon/*.c)
 LIBOBJ  := $(LIBSRC:%.c=$(BUILD)/%.o)
 UNITSRC := $(wildcard tests/unit/t_*.c)
@@ -49,7 +53,7 @@ $(BUILD)/libcommon.a: $(LIBOBJ)
 
 $(BIN)/%: $(BUILD)/cmd/%.o $(BUILD)/libcommon.a
 	@mkdir -p $(BIN)
-	$(CC) $(CFLAGS) $(LDFLAGS) $< $(BUILD)/libcommon.a $(LIBS) -o $@
+	$(CC) $(CFLAGS) $(LDFLAGS) $< $(BUILD)/libcommon.a $(LIBS) $(LIBS_$*) -o $@
 
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libcommon.a
 	$(CC) $(CFLAGS) $(LDFLAGS) $< $(BUILD)/libcommon.a $(LIBS) -o $@

@@ -62,7 +62,9 @@ emit(struct tc *t, struct bs_chunk_job *j)
 		break;
 	case BS_F_TENSOR:
 		bs_xxh128_reset(t->h);
-		t->hashable = 1;
+		/* a delta's TEND holds the hash of the tensor it rebuilds, which
+		 * only bs-patch, with the base, can check */
+		t->hashable = f->u.tensor.kind == BS_T_TENSOR || f->u.tensor.kind == BS_T_BLOB;
 		rc = bs_writer_copy(t->w, f);
 		bs_frame_free(t->tensor);
 		t->tensor = f;
