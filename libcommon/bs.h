@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #define BS_VERSION_STRING "0.1.0"
 
@@ -471,6 +472,30 @@ struct bs_split_opts {
 };
 int bs_split(const char *path, struct bs_writer *w,
     const struct bs_split_opts *o, struct bs_err *e);
+/* The same for one file read from fd, named name in the stream; size is
+ * BS_SIZE_UNKNOWN on a pipe.  Writes STREAM .. END. */
+int bs_split_fd(int fd, const char *name, uint64_t size, struct bs_writer *w,
+    const struct bs_split_opts *o, struct bs_err *e);
+
+/*
+ * The splitter under bs_split, for sources that are not files (archive
+ * members, HTTP bodies): the caller writes STREAM with bs_writer_stream(),
+ * adds files one by one, and ends the member with bs_writer_end().
+ * A source reads up to n bytes into p: returns the count, 0 at its end, -1
+ * on error with errno set.
+ */
+typedef ssize_t (*bs_read_fn)(void *arg, void *p, size_t n);
+ssize_t bs_read_fd(void *arg, void *p, size_t n);	/* arg: int *fd */
+struct bs_splitter;
+/* NULL when out of memory.  Errors of later calls go to e. */
+struct bs_splitter *bs_splitter_new(struct bs_writer *w,
+    const struct bs_split_opts *o, struct bs_err *e);
+/* Add one file: rel is its path in the stream (safetensors when it ends in
+ * .safetensors, else a blob), display its name in messages, size its
+ * length or BS_SIZE_UNKNOWN.  Returns 0 or an error with e->msg. */
+int bs_splitter_add(struct bs_splitter *s, bs_read_fn rd, void *arg,
+    const char *rel, const char *display, uint64_t size);
+void bs_splitter_free(struct bs_splitter *s);
 
 /* ---------------------------------------------------------- program side */
 

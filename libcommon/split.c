@@ -15,7 +15,7 @@
 
 #include "bs.h"
 
-struct split {
+struct bs_splitter {
 	struct bs_writer *w;
 	const struct bs_split_opts *o;
 	struct bs_err *e;
@@ -27,16 +27,33 @@ struct split {
 };
 
 static int
-wfail(struct split *s)
+wfail(struct bs_splitter *s)
 {
 	return bs_err_set(s->e, BS_EIO, "%s", bs_writer_errmsg(s->w));
 }
 
+/* Read up to n bytes from the source, fewer only at its end; -1 on error. */
+static ssize_t
+read_src(bs_read_fn rd, void *arg, uint8_t *p, size_t n)
+{
+	size_t got = 0;
+
+	while (got < n) {
+		ssize_t r = rd(arg, p + got, n - got);
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	return (ssize_t)got;
+}
+
 /* Read n bytes of the file, or fail naming it. */
 static int
-read_in(struct split *s, int fd, uint8_t *p, size_t n, const char *what)
+read_in(struct bs_splitter *s, bs_read_fn rd, void *arg, uint8_t *p, size_t n, const char *what)
 {
-	ssize_t got = bs_read_full(fd, p, n);
+	ssize_t got = read_src(rd, arg, p, n);
 
 	if (got < 0)
 		return bs_err_set(s->e, BS_EIO, "%s: read error: %s", s->path, strerror(errno));
@@ -50,7 +67,7 @@ read_in(struct split *s, int fd, uint8_t *p, size_t n, const char *what)
 
 /* Stream `size` bytes of fd as the chunks of the open tensor record. */
 static int
-chunks(struct split *s, int fd, uint64_t size, const char *what,
+chunks(struct bs_splitter *s, bs_read_fn rd, void *arg, uint64_t size, const char *what,
     struct bs_tend_info *te)
 {
 	uint64_t off = 0;
@@ -60,7 +77,19 @@ chunks(struct split *s, int fd, uint64_t size, const char *what,
 	while (off < size) {
 		size_t n = size - off < s->o->chunk_size ? (size_t)(size - off) : s->o->chunk_size;
 		struct bs_chunk_info ci = { BS_C_NONE, BS_X_NONE, (uint32_t)n, off };
-		if (read_in(s, fd, s->buf, n, what) < 0)
+		if (size == BS_SIZE_UNKNOWN) {
+			/* a blob of unknown size: chunks until the source ends */
+			ssize_t got = read_src(rd, arg, s->buf, s->o->chunk_size);
+			if (got < 0)
+				return bs_err_set(s->e, BS_EIO, "%s: read error: %s", s->path, strerror(errno));
+			if (got == 0)
+				break;
+			n = (size_t)got;
+			ci.raw_len = (uint32_t)n;
+			s->done += n;
+			if (s->o->progress)
+				s->o->progress(s->done, s->o->progress_arg);
+		} else if (read_in(s, rd, arg, s->buf, n, what) < 0)
 			return s->e->code;
 		bs_sha256_update(s->sha, s->buf, n);
 		bs_xxh128_update(s->xh, s->buf, n);
@@ -69,13 +98,13 @@ chunks(struct split *s, int fd, uint64_t size, const char *what,
 		off += n;
 		te->chunks++;
 	}
-	te->size = size;
+	te->size = off;
 	te->hash = bs_xxh128_digest(s->xh);
 	return 0;
 }
 
 static int
-finish_file(struct split *s, uint64_t size)
+finish_file(struct bs_splitter *s, uint64_t size)
 {
 	struct bs_fend_info fe;
 
@@ -88,7 +117,7 @@ finish_file(struct split *s, uint64_t size)
 
 /* A safetensors file: size is BS_SIZE_UNKNOWN on a pipe. */
 static int
-split_st(struct split *s, int fd, const char *rel, uint64_t size)
+split_st(struct bs_splitter *s, bs_read_fn rd, void *arg, const char *rel, uint64_t size)
 {
 	uint8_t lenbuf[8], *prefix = NULL;
 	struct bs_st st;
@@ -100,7 +129,7 @@ split_st(struct split *s, int fd, const char *rel, uint64_t size)
 	memset(&st, 0, sizeof st);
 	if (size != BS_SIZE_UNKNOWN && size < 8)
 		return bs_err_set(s->e, BS_ECORRUPT, "%s: too short for a safetensors header length", s->path);
-	if ((rc = read_in(s, fd, lenbuf, 8, "the header length")) < 0)
+	if ((rc = read_in(s, rd, arg, lenbuf, 8, "the header length")) < 0)
 		return rc;
 	memcpy(&n, lenbuf, 8);
 	if (n > BS_MAX_ST_HEADER)
@@ -127,7 +156,7 @@ split_st(struct split *s, int fd, const char *rel, uint64_t size)
 			cap = ncap;
 		}
 		step = cap - have;
-		if ((rc = read_in(s, fd, prefix + have, step, "the header")) < 0)
+		if ((rc = read_in(s, rd, arg, prefix + have, step, "the header")) < 0)
 			goto out;
 		have += step;
 	}
@@ -163,7 +192,7 @@ split_st(struct split *s, int fd, const char *rel, uint64_t size)
 			rc = wfail(s);
 			goto out;
 		}
-		if ((rc = chunks(s, fd, ti.size, "tensor data", &te)) < 0)
+		if ((rc = chunks(s, rd, arg, ti.size, "tensor data", &te)) < 0)
 			goto out;
 		if (bs_writer_tend(s->w, &te) < 0) {
 			rc = wfail(s);
@@ -173,7 +202,7 @@ split_st(struct split *s, int fd, const char *rel, uint64_t size)
 	if (size == BS_SIZE_UNKNOWN) {
 		/* a pipe: anything after the last tensor is an error too */
 		uint8_t extra;
-		ssize_t got = bs_read_full(fd, &extra, 1);
+		ssize_t got = read_src(rd, arg, &extra, 1);
 		if (got != 0) {
 			rc = got < 0 ? bs_err_set(s->e, BS_EIO, "%s: read error: %s", s->path, strerror(errno))
 			    : bs_err_set(s->e, BS_ECORRUPT, "%s: bytes after the last tensor belong to no tensor", s->path);
@@ -188,7 +217,7 @@ out:
 }
 
 static int
-split_blob(struct split *s, int fd, const char *rel, uint64_t size)
+split_blob(struct bs_splitter *s, bs_read_fn rd, void *arg, const char *rel, uint64_t size)
 {
 	struct bs_file_info fi;
 	struct bs_tensor_info ti;
@@ -208,11 +237,11 @@ split_blob(struct split *s, int fd, const char *rel, uint64_t size)
 	ti.name_len = fi.path_len;
 	if (bs_writer_file(s->w, &fi, NULL, 0) < 0 || bs_writer_tensor(s->w, &ti) < 0)
 		return wfail(s);
-	if ((rc = chunks(s, fd, size, "file data", &te)) < 0)
+	if ((rc = chunks(s, rd, arg, size, "file data", &te)) < 0)
 		return rc;
 	if (bs_writer_tend(s->w, &te) < 0)
 		return wfail(s);
-	return finish_file(s, size);
+	return finish_file(s, te.size);
 }
 
 static int
@@ -223,8 +252,55 @@ is_safetensors(const char *name)
 	return n >= 12 && strcmp(name + n - 12, ".safetensors") == 0;
 }
 
+ssize_t
+bs_read_fd(void *arg, void *p, size_t n)
+{
+	return bs_read_full(*(int *)arg, p, n);
+}
+
+int
+bs_splitter_add(struct bs_splitter *s, bs_read_fn rd, void *arg, const char *rel,
+    const char *display, uint64_t size)
+{
+	s->path = display;
+	if (is_safetensors(rel))
+		return split_st(s, rd, arg, rel, size);
+	return split_blob(s, rd, arg, rel, size);
+}
+
+struct bs_splitter *
+bs_splitter_new(struct bs_writer *w, const struct bs_split_opts *o, struct bs_err *e)
+{
+	struct bs_splitter *s = calloc(1, sizeof *s);
+
+	if (!s)
+		return NULL;
+	s->w = w;
+	s->o = o;
+	s->e = e;
+	s->buf = malloc(o->chunk_size);
+	s->sha = bs_sha256_new();
+	s->xh = bs_xxh128_new();
+	if (!s->buf || !s->sha || !s->xh) {
+		bs_splitter_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+void
+bs_splitter_free(struct bs_splitter *s)
+{
+	if (!s)
+		return;
+	free(s->buf);
+	bs_sha256_free(s->sha);
+	bs_xxh128_free(s->xh);
+	free(s);
+}
+
 static int
-split_path(struct split *s, const char *full, const char *rel)
+split_path(struct bs_splitter *s, const char *full, const char *rel)
 {
 	struct stat sb;
 	int fd, rc;
@@ -237,10 +313,7 @@ split_path(struct split *s, const char *full, const char *rel)
 		return bs_err_set(s->e, BS_EIO, "%s: not a regular file", full);
 	}
 	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-	if (is_safetensors(rel))
-		rc = split_st(s, fd, rel, (uint64_t)sb.st_size);
-	else
-		rc = split_blob(s, fd, rel, (uint64_t)sb.st_size);
+	rc = bs_splitter_add(s, bs_read_fd, &fd, rel, full, (uint64_t)sb.st_size);
 	close(fd);
 	return rc;
 }
@@ -258,7 +331,7 @@ cmpstr(const void *a, const void *b)
 
 /* Collect regular files under dir/rel, relative paths, hidden entries skipped. */
 static int
-walk(struct split *s, const char *root, const char *rel, struct names *out)
+walk(struct bs_splitter *s, const char *root, const char *rel, struct names *out)
 {
 	char *dir;
 	DIR *d;
@@ -322,34 +395,25 @@ int
 bs_split(const char *path, struct bs_writer *w, const struct bs_split_opts *o,
     struct bs_err *e)
 {
-	struct split s;
+	struct bs_splitter *s;
 	struct stat sb;
 	int rc = 0;
 
-	memset(&s, 0, sizeof s);
-	s.w = w;
-	s.o = o;
-	s.e = e;
-	s.buf = malloc(o->chunk_size);
-	s.sha = bs_sha256_new();
-	s.xh = bs_xxh128_new();
-	if (!s.buf || !s.sha || !s.xh) {
-		rc = bs_err_set(e, BS_ENOMEM, "out of memory");
-		goto out;
-	}
+	if (!(s = bs_splitter_new(w, o, e)))
+		return bs_err_set(e, BS_ENOMEM, "out of memory");
 	if (bs_writer_stream(w, o->chunk_size) < 0) {
-		rc = wfail(&s);
+		rc = wfail(s);
 		goto out;
 	}
 	if (strcmp(path, "-") == 0) {
-		s.path = "<stdin>";
-		rc = split_st(&s, STDIN_FILENO, o->stdin_name ? o->stdin_name : "model.safetensors",
-		    BS_SIZE_UNKNOWN);
+		int fd = STDIN_FILENO;
+		rc = bs_splitter_add(s, bs_read_fd, &fd,
+		    o->stdin_name ? o->stdin_name : "model.safetensors", "<stdin>", BS_SIZE_UNKNOWN);
 	} else if (stat(path, &sb) < 0) {
 		rc = bs_err_set(e, BS_EIO, "%s: %s", path, strerror(errno));
 	} else if (S_ISDIR(sb.st_mode)) {
 		struct names names = { 0, 0, NULL };
-		rc = walk(&s, path, "", &names);
+		rc = walk(s, path, "", &names);
 		if (rc == 0)
 			qsort(names.v, names.n, sizeof *names.v, cmpstr);
 		for (size_t i = 0; i < names.n; i++) {
@@ -358,7 +422,7 @@ bs_split(const char *path, struct bs_writer *w, const struct bs_split_opts *o,
 				if (asprintf(&full, "%s/%s", path, names.v[i]) < 0)
 					rc = bs_err_set(e, BS_ENOMEM, "out of memory");
 				else {
-					rc = split_path(&s, full, names.v[i]);
+					rc = split_path(s, full, names.v[i]);
 					free(full);
 				}
 			}
@@ -367,13 +431,29 @@ bs_split(const char *path, struct bs_writer *w, const struct bs_split_opts *o,
 		free(names.v);
 	} else {
 		const char *base = strrchr(path, '/');
-		rc = split_path(&s, path, base ? base + 1 : path);
+		rc = split_path(s, path, base ? base + 1 : path);
 	}
 	if (rc == 0 && bs_writer_end(w) < 0)
-		rc = wfail(&s);
+		rc = wfail(s);
 out:
-	free(s.buf);
-	bs_sha256_free(s.sha);
-	bs_xxh128_free(s.xh);
+	bs_splitter_free(s);
+	return rc;
+}
+
+int
+bs_split_fd(int fd, const char *name, uint64_t size, struct bs_writer *w,
+    const struct bs_split_opts *o, struct bs_err *e)
+{
+	struct bs_splitter *s;
+	int rc;
+
+	if (!(s = bs_splitter_new(w, o, e)))
+		return bs_err_set(e, BS_ENOMEM, "out of memory");
+	rc = bs_writer_stream(w, o->chunk_size) < 0 ? wfail(s) : 0;
+	if (rc == 0)
+		rc = bs_splitter_add(s, bs_read_fd, &fd, name, name, size);
+	if (rc == 0 && bs_writer_end(w) < 0)
+		rc = wfail(s);
+	bs_splitter_free(s);
 	return rc;
 }
