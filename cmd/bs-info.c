@@ -76,12 +76,13 @@ info(const char *path, struct sum *s)
 	struct bs_scan *sc = NULL;
 	uint8_t *buf = NULL;
 	double o0 = 0, jt = 0;
-	int rc;
+	int rc, bad = 0;
 
 	if (!(r = bs_reader_open(path))) {
-		bs_warn("%s: %s", path, strerror(errno));
+		bs_error("%s: %s", path, strerror(errno));
 		return 2;
 	}
+	path = bs_reader_name(r);
 	if (tensors)
 		printf("%-40s %-8s %-16s %12s %12s %7s %s\n", "tensor", "dtype", "shape",
 		    "raw", "coded", "ratio", "codecs");
@@ -118,9 +119,12 @@ info(const char *path, struct sum *s)
 					if (!buf)
 						buf = bs_xmalloc(BS_MAX_CHUNK);
 					if (bs_chunk_decode(f->u.chunk.codec, tf->u.tensor.dtype, f->payload,
-					    f->payload_len, buf, f->u.chunk.raw_len) < 0)
-						bs_die(1, "%s: frame %llu at offset %llu: payload does not decode", path,
+					    f->payload_len, buf, f->u.chunk.raw_len) < 0) {
+						bs_error("%s: frame %llu at offset %llu: payload does not decode", path,
 						    (unsigned long long)f->number, (unsigned long long)f->offset);
+						bad = 1;
+						break;
+					}
 					raw = buf;
 				}
 				bs_scan_update(sc, raw, f->u.chunk.raw_len);
@@ -164,13 +168,17 @@ info(const char *path, struct sum *s)
 		}
 		if (!keep)
 			bs_frame_free(f);
+		if (bad)
+			break;
 	}
 	bs_frame_free(tf);
 	bs_frame_free(ff);
 	bs_scan_free(sc);
 	free(buf);
-	if (rc < 0) {
-		bs_warn("%s: %s", path, bs_reader_errmsg(r));
+	if (bad) {
+		rc = 1;		/* reported above */
+	} else if (rc < 0) {
+		bs_error("%s: %s", path, bs_reader_errmsg(r));
 		rc = bs_err_status(rc);
 	} else {
 		uint64_t stream = bs_reader_offset(r);
@@ -212,6 +220,8 @@ main(int argc, char *argv[])
 
 	bs_proginit(argc, argv, "bs-info");
 	bs_parse_args(&prog, &argc, &argv);
+	if (tensors && files)
+		bs_die(2, "-t and -F: choose one listing");
 	if (argc == 0) {
 		static char *dash[] = { "-", NULL };
 		argv = dash;

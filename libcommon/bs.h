@@ -540,7 +540,10 @@ void bs_usage(const struct bs_prog *p, FILE *f);
 __attribute__((noreturn, format(printf, 2, 3)))
 void bs_die(int status, const char *fmt, ...);
 __attribute__((format(printf, 1, 2)))
-void bs_warn(const char *fmt, ...);
+void bs_warn(const char *fmt, ...);		/* not with -q */
+/* An error that does not end the program (several inputs): always printed. */
+__attribute__((format(printf, 1, 2)))
+void bs_error(const char *fmt, ...);
 __attribute__((format(printf, 1, 2)))
 void bs_info(const char *fmt, ...);		/* only with -v */
 /* Flush and close stdout, checking late write errors; returns status. */

@@ -67,6 +67,11 @@ bs_tensor_bytes(int d, const uint64_t *shape, unsigned rank, uint64_t *bytes,
 		return BS_ECORRUPT;
 	}
 	for (unsigned i = 0; i < rank; i++)
+		if (shape[i] == 0) {
+			*bytes = 0;		/* empty, whatever the other dimensions */
+			return 0;
+		}
+	for (unsigned i = 0; i < rank; i++)
 		if (__builtin_mul_overflow(n, shape[i], &n)) {
 			*why = "tensor size overflows 64 bits";
 			return BS_ECORRUPT;

@@ -26,7 +26,7 @@ struct bs_reader {
 	struct bs_err err;
 	/* grammar */
 	enum state state;
-	uint64_t member_start, index_at;
+	uint64_t member_start, index_at, index_len;
 	struct bs_frame *file_frame, *tensor_frame;	/* kept while open */
 	struct bs_st st;
 	int have_st;
@@ -463,12 +463,21 @@ grammar(struct bs_reader *r, struct bs_frame *f)
 		r->state = S_MEMBER;
 		return 0;
 	}
-	case BS_F_INDEX:
+	case BS_F_INDEX: {
+		struct bs_index ix;
+		const char *w;
+		int rc;
 		if (r->state != S_MEMBER)
 			return ferr(r, f, BS_ECORRUPT, "index inside a record");
 		r->index_at = f->offset - r->member_start;
+		/* every entry must point into the member before the index */
+		if ((rc = bs_index_parse(f->payload, f->payload_len, r->index_at, &ix, &w)) < 0)
+			return ferr(r, f, rc, w);
+		bs_index_free(&ix);
+		r->index_len = f->size;
 		r->state = S_INDEXED;
 		return 0;
+	}
 	case BS_F_END: {
 		struct bs_end_info *en = &f->u.end;
 		if (r->state != S_MEMBER && r->state != S_INDEXED)
@@ -477,8 +486,9 @@ grammar(struct bs_reader *r, struct bs_frame *f)
 			return ferr(r, f, BS_ECORRUPT, "end record of the wrong size");
 		if (en->member_len != f->offset + f->size - r->member_start)
 			return ferr(r, f, BS_ECORRUPT, "end record's member length does not match (bytes missing or added)");
-		if (en->index_offset != r->index_at)
-			return ferr(r, f, BS_ECORRUPT, "end record does not point at the index");
+		if (en->index_offset != r->index_at || (r->index_at && en->index_len != r->index_len) ||
+		    (r->index_at && f->offset != r->member_start + r->index_at + r->index_len))
+			return ferr(r, f, BS_ECORRUPT, "end record does not point at the index just before it");
 		if (en->files != r->files || en->tensors != r->tensors || en->raw_bytes != r->raw_bytes)
 			return ferr(r, f, BS_ECORRUPT, "end record's counts do not match the member (records missing or added)");
 		r->state = S_OUTSIDE;
@@ -928,7 +938,8 @@ bs_index_read_fd(int fd, struct bs_index *ix, uint64_t *member_start,
 	memset(&f, 0, sizeof f);
 	if ((rc = bs_frame_header_parse(foot, &f.type, &f.flags, &f.meta_len, &f.payload_len, &why)) < 0 ||
 	    f.type != BS_F_END || f.meta_len != BS_END_META || f.payload_len != 0 ||
-	    get32(foot + 20) != bs_xxh32(foot + BS_FRAME_HEADER, BS_END_META))
+	    get32(foot + 20) != bs_xxh32(foot + BS_FRAME_HEADER, BS_END_META) ||
+	    get64(foot + BS_FRAME_HEADER + BS_END_META) != bs_xxh64(NULL, 0))
 		return bs_err_set(e, BS_ECORRUPT, "no end record at the end of the file (truncated?)");
 	f.meta = foot + BS_FRAME_HEADER;
 	f.bytes = foot;
@@ -944,7 +955,7 @@ bs_index_read_fd(int fd, struct bs_index *ix, uint64_t *member_start,
 	    ilen < BS_FRAME_HEADER + BS_FRAME_TRAILER || ilen > (1ull << 30) + 64)
 		return bs_err_set(e, BS_ECORRUPT, "footer's index position points outside the member");
 	if (pread(fd, hdr, sizeof hdr, (off_t)(*member_start + f.u.end.index_offset)) != (ssize_t)sizeof hdr)
-		return bs_err_set(e, BS_EIO, "cannot read the index: %s", strerror(errno));
+		return bs_err_set(e, BS_EIO, "cannot read the index");
 	if (bs_frame_header_parse(hdr, &f.type, &f.flags, &f.meta_len, &f.payload_len, &why) < 0 ||
 	    f.type != BS_F_INDEX || f.meta_len != 0 ||
 	    f.payload_len != ilen - BS_FRAME_HEADER - BS_FRAME_TRAILER)

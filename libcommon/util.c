@@ -92,6 +92,16 @@ bs_warn(const char *fmt, ...)
 }
 
 void
+bs_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmsg(fmt, ap);
+	va_end(ap);
+}
+
+void
 bs_info(const char *fmt, ...)
 {
 	va_list ap;
