@@ -11,7 +11,7 @@
 #include "bs.h"
 
 extern const struct bs_codec bs_codec_none, bs_codec_zstd, bs_codec_bf16,
-    bs_codec_f16, bs_codec_f32, bs_codec_f8;
+    bs_codec_f16, bs_codec_f32, bs_codec_f8, bs_codec_delta;
 
 const struct bs_codec *const bs_codecs[] = {
 	&bs_codec_none,
@@ -20,6 +20,7 @@ const struct bs_codec *const bs_codecs[] = {
 	&bs_codec_f16,
 	&bs_codec_f32,
 	&bs_codec_f8,
+	&bs_codec_delta,
 	NULL
 };
 

@@ -35,6 +35,15 @@ struct bs_reader {
 	uint64_t file_bytes;		/* tensor bytes of the file so far */
 	uint64_t chunk_off, nchunks;
 	uint64_t files, tensors, raw_bytes;
+	/* resynchronisation (bs_reader_resync) */
+	uint8_t *push;			/* bytes to read again before the fd */
+	size_t push_len, push_off;
+	uint8_t *lost;			/* the bytes of the frame that failed */
+	size_t lost_len;
+	uint64_t lost_at;
+	int damaged_member;		/* END's length, index and counts unchecked */
+	int damaged_file;		/* FEND's tensor count unchecked */
+	int orphan_fend;		/* the FILE was lost: skip its FEND */
 };
 
 struct bs_reader *
@@ -87,6 +96,49 @@ close_file(struct bs_reader *r)
 	if (r->have_st)
 		bs_st_free(&r->st);
 	r->have_st = 0;
+	r->damaged_file = 0;
+}
+
+/* Read up to n bytes, the pushed-back ones first; fewer only at the end. */
+static ssize_t
+rd(struct bs_reader *r, void *p, size_t n)
+{
+	size_t got = 0;
+	ssize_t more;
+
+	if (r->push_off < r->push_len) {
+		got = r->push_len - r->push_off < n ? r->push_len - r->push_off : n;
+		memcpy(p, r->push + r->push_off, got);
+		r->push_off += got;
+		if (r->push_off == r->push_len) {
+			free(r->push);
+			r->push = NULL;
+			r->push_len = r->push_off = 0;
+		}
+	}
+	if (got == n)
+		return (ssize_t)got;
+	if ((more = bs_read_full(r->fd, (uint8_t *)p + got, n - got)) < 0)
+		return -1;
+	return (ssize_t)(got + (size_t)more);
+}
+
+/* Keep the bytes of a frame that failed (n bytes at p from offset at),
+ * for bs_reader_resync() to scan again; takes p when own. */
+static void
+stash(struct bs_reader *r, uint8_t *p, size_t n, uint64_t at, int own)
+{
+	free(r->lost);
+	r->lost = NULL;
+	r->lost_len = 0;
+	r->lost_at = at;
+	if (own) {
+		r->lost = p;
+		r->lost_len = n;
+	} else if (n && (r->lost = malloc(n))) {
+		memcpy(r->lost, p, n);
+		r->lost_len = n;
+	}
 }
 
 void
@@ -96,6 +148,8 @@ bs_reader_close(struct bs_reader *r)
 		return;
 	close_file(r);
 	bs_frame_free(r->tensor_frame);
+	free(r->push);
+	free(r->lost);
 	if (r->own_fd)
 		close(r->fd);
 	free(r->name);
@@ -154,10 +208,11 @@ payload_limit(int t)
 
 /* Read exactly n bytes at p; BS_ETRUNC with a message at a short read. */
 static int
-read_exact(struct bs_reader *r, uint8_t *p, size_t n, uint64_t frame_at)
+read_exact(struct bs_reader *r, uint8_t *p, size_t n, uint64_t frame_at, size_t *gotp)
 {
-	ssize_t got = bs_read_full(r->fd, p, n);
+	ssize_t got = rd(r, p, n);
 
+	*gotp = got > 0 ? (size_t)got : 0;
 	if (got < 0)
 		return bs_err_set(&r->err, BS_EIO, "read error at offset %llu: %s",
 		    (unsigned long long)r->pos, strerror(errno));
@@ -176,13 +231,14 @@ read_frame(struct bs_reader *r, struct bs_frame **fp)
 	uint8_t hdr[BS_FRAME_HEADER];
 	struct bs_frame *f;
 	const char *why = NULL;
-	uint64_t total, have;
+	uint64_t total, have = 0;
 	size_t cap;
 	ssize_t got;
 	int rc;
 
 	*fp = NULL;
-	got = bs_read_full(r->fd, hdr, sizeof hdr);
+	stash(r, NULL, 0, r->pos, 0);
+	got = rd(r, hdr, sizeof hdr);
 	if (got < 0)
 		return bs_err_set(&r->err, BS_EIO, "read error at offset %llu: %s",
 		    (unsigned long long)r->pos, strerror(errno));
@@ -196,10 +252,12 @@ read_frame(struct bs_reader *r, struct bs_frame **fp)
 		    (unsigned long long)r->pos, where(r));
 	}
 	r->pos += (uint64_t)got;
-	if ((size_t)got < sizeof hdr)
+	if ((size_t)got < sizeof hdr) {
+		stash(r, hdr, (size_t)got, r->pos - (uint64_t)got, 0);
 		return bs_err_set(&r->err, BS_ETRUNC,
 		    "unexpected end of stream at offset %llu (frame header cut short)",
 		    (unsigned long long)r->pos);
+	}
 	if (!(f = calloc(1, sizeof *f)))
 		return bs_err_set(&r->err, BS_ENOMEM, "out of memory");
 	f->offset = r->pos - sizeof hdr;
@@ -241,10 +299,12 @@ read_frame(struct bs_reader *r, struct bs_frame **fp)
 			f->bytes = nb;
 			cap = ncap;
 		}
+		size_t part;
 		step = cap - have;
-		if ((rc = read_exact(r, f->bytes + have, step, f->offset)) < 0)
+		rc = read_exact(r, f->bytes + have, step, f->offset, &part);
+		have += part;
+		if (rc < 0)
 			goto fail;
-		have += step;
 	}
 	f->size = (size_t)total;
 	f->meta = f->bytes + BS_FRAME_HEADER;
@@ -264,6 +324,11 @@ read_frame(struct bs_reader *r, struct bs_frame **fp)
 	*fp = f;
 	return 0;
 fail:
+	if (f->bytes) {
+		stash(r, f->bytes, (size_t)have, f->offset, 1);
+		f->bytes = NULL;
+	} else
+		stash(r, hdr, sizeof hdr, f->offset, 0);
 	bs_frame_free(f);
 	return r->err.code;
 }
@@ -312,6 +377,7 @@ grammar(struct bs_reader *r, struct bs_frame *f)
 		}
 		r->state = S_MEMBER;
 		r->member_start = f->offset;
+		r->damaged_member = 0;
 		r->index_at = 0;
 		r->files = r->tensors = r->raw_bytes = 0;
 		r->members++;
@@ -352,13 +418,16 @@ grammar(struct bs_reader *r, struct bs_frame *f)
 		const char *w;
 		if (r->state != S_MEMBER && r->state != S_FILE)
 			return ferr(r, f, BS_ECORRUPT, "tensor record where none may start");
-		if (t->kind == BS_T_BLOB) {
+		/* a blob's bytes, or a reference to a base's blob (dtype BYTES) */
+		if (t->kind == BS_T_BLOB || (t->kind == BS_T_REF && t->dtype == BS_DT_BYTES)) {
 			if (r->state != S_FILE || r->file_frame->u.file.kind != BS_FILE_BLOB)
 				return ferr(r, f, BS_ECORRUPT, "blob data outside a blob file record");
 			if (r->blob_tensors++)
 				return ferr(r, f, BS_ECORRUPT, "second data record in a blob file");
 			if (t->dtype != BS_DT_BYTES || t->rank != 0)
 				return ferr(r, f, BS_ECORRUPT, "blob data with a dtype or shape");
+			if (t->kind == BS_T_REF && t->size == BS_SIZE_UNKNOWN)
+				return ferr(r, f, BS_ECORRUPT, "blob reference without its size");
 		} else {
 			if (t->dtype == BS_DT_BYTES)
 				return ferr(r, f, BS_ECORRUPT, "tensor of dtype BYTES");
@@ -446,7 +515,9 @@ grammar(struct bs_reader *r, struct bs_frame *f)
 		if (r->state != S_FILE)
 			return ferr(r, f, BS_ECORRUPT, "file end outside a file record");
 		fi = &r->file_frame->u.file;
-		if (r->have_st) {
+		if (r->damaged_file) {
+			/* after a resynchronisation: the tensors lost are reported */
+		} else if (r->have_st) {
 			if (r->next_tensor != r->st.n)
 				return ferr(r, f, BS_ECORRUPT, "file ends before all the tensors its header lists");
 			if (f->u.fend.size != 8 + r->st.header_len + r->st.data_len)
@@ -471,9 +542,12 @@ grammar(struct bs_reader *r, struct bs_frame *f)
 			return ferr(r, f, BS_ECORRUPT, "index inside a record");
 		r->index_at = f->offset - r->member_start;
 		/* every entry must point into the member before the index */
-		if ((rc = bs_index_parse(f->payload, f->payload_len, r->index_at, &ix, &w)) < 0)
+		if (r->damaged_member)
+			;	/* after a resynchronisation the member's start is not known */
+		else if ((rc = bs_index_parse(f->payload, f->payload_len, r->index_at, &ix, &w)) < 0)
 			return ferr(r, f, rc, w);
-		bs_index_free(&ix);
+		else
+			bs_index_free(&ix);
 		r->index_len = f->size;
 		r->state = S_INDEXED;
 		return 0;
@@ -484,6 +558,12 @@ grammar(struct bs_reader *r, struct bs_frame *f)
 			return ferr(r, f, BS_ECORRUPT, "end record inside a record (a record is cut short)");
 		if (f->size != BS_FOOTER_SIZE)
 			return ferr(r, f, BS_ECORRUPT, "end record of the wrong size");
+		if (r->damaged_member) {
+			/* after a resynchronisation: lengths and counts cannot match */
+			r->damaged_member = 0;
+			r->state = S_OUTSIDE;
+			return 0;
+		}
 		if (en->member_len != f->offset + f->size - r->member_start)
 			return ferr(r, f, BS_ECORRUPT, "end record's member length does not match (bytes missing or added)");
 		if (en->index_offset != r->index_at || (r->index_at && en->index_len != r->index_len) ||
@@ -516,6 +596,15 @@ bs_reader_next(struct bs_reader *r, struct bs_frame **fp)
 		return r->err.code;
 	if ((rc = read_frame(r, &f)) != 0)
 		return rc;
+	if (r->orphan_fend && f->type == BS_F_FEND && r->state == S_MEMBER) {
+		/* the end of a file whose FILE frame a resynchronisation lost */
+		r->orphan_fend = 0;
+		bs_frame_free(f);
+		return bs_reader_next(r, fp);
+	}
+	if (f->type == BS_F_FILE || f->type == BS_F_INDEX || f->type == BS_F_END ||
+	    f->type == BS_F_STREAM)
+		r->orphan_fend = 0;
 	if (r->state == S_OUTSIDE && f->type != BS_F_STREAM && (f->flags & BS_FF_SKIPPABLE) == 0) {
 		ferr(r, f, BS_ECORRUPT, r->members ? "frame after the end record that does not start a new member"
 		    : "stream does not start with a stream header");
@@ -536,6 +625,183 @@ bs_reader_next(struct bs_reader *r, struct bs_frame **fp)
 	}
 	*fp = f;
 	return 0;
+}
+
+/* Close the open tensor and, unless keep_file, the open file. */
+static void
+drop_records(struct bs_reader *r, int keep_file)
+{
+	bs_frame_free(r->tensor_frame);
+	r->tensor_frame = NULL;
+	if (!keep_file && r->file_frame) {
+		close_file(r);
+		r->orphan_fend = 0;
+	}
+	if (r->state != S_OUTSIDE)
+		r->state = r->file_frame ? S_FILE : S_MEMBER;
+}
+
+/* Set the grammar state so that the intact frame f, found after damage,
+ * can be read as the start of a record: what was open is lost. */
+static int
+resume_at(struct bs_reader *r, const struct bs_frame *f)
+{
+	if (f->type == BS_F_STREAM) {
+		drop_records(r, 0);
+		r->state = S_OUTSIDE;
+		return 0;
+	}
+	if (r->state == S_OUTSIDE) {
+		/* the STREAM frame was lost: the member goes on without it */
+		r->state = S_MEMBER;
+		r->member_start = f->offset;
+		r->index_at = 0;
+		r->files = r->tensors = r->raw_bytes = 0;
+		r->members++;
+	}
+	r->damaged_member = 1;
+	if (f->type == BS_F_TENSOR && r->file_frame) {
+		const struct bs_tensor_info *t = &f->u.tensor;
+		drop_records(r, 1);
+		if (r->have_st) {
+			/* a later tensor of the same file: go on with the file */
+			for (size_t i = r->next_tensor; i < r->st.n; i++)
+				if (t->name_len == r->st.t[i].name_len &&
+				    memcmp(t->name, r->st.t[i].name, t->name_len) == 0) {
+					r->next_tensor = i;
+					r->damaged_file = 1;
+					return 1;
+				}
+		} else if (t->kind == BS_T_BLOB && r->blob_tensors == 0) {
+			r->damaged_file = 1;
+			return 1;
+		}
+		drop_records(r, 0);
+		r->orphan_fend = 1;
+		return 0;
+	}
+	drop_records(r, 0);
+	if (f->type == BS_F_TENSOR)
+		r->orphan_fend = 1;	/* maybe a tensor of a file whose FILE was lost */
+	return 0;
+}
+
+int
+bs_reader_resync(struct bs_reader *r, struct bs_frame **fp,
+    struct bs_resync_info *ri)
+{
+	uint8_t *win;
+	size_t len, cap, plen, i;
+	uint64_t base;
+	struct bs_frame *f;
+	int rc;
+
+	*fp = NULL;
+	memset(ri, 0, sizeof *ri);
+	if (r->err.code == BS_EIO || r->err.code == BS_ENOMEM)
+		return r->err.code;
+	ri->from = r->lost_at;	/* the start of the frame that failed */
+	for (;;) {
+		/* the scan window: the failed frame's bytes after its first,
+		 * the bytes pushed back, then more of the input */
+		base = r->lost_len ? r->lost_at + 1 : r->pos;
+		plen = r->push_len - r->push_off;
+		len = r->lost_len ? r->lost_len - 1 : 0;
+		cap = len + plen + (64u << 10);
+		if (!(win = malloc(cap)))
+			return bs_err_set(&r->err, BS_ENOMEM, "out of memory");
+		if (len)
+			memcpy(win, r->lost + 1, len);
+		if (plen)
+			memcpy(win + len, r->push + r->push_off, plen);
+		len += plen;
+		free(r->push);
+		r->push = NULL;
+		r->push_len = r->push_off = 0;
+		stash(r, NULL, 0, 0, 0);
+		/* a sync marker whose header check holds */
+		for (i = 0;;) {
+			uint8_t type, flags;
+			uint32_t ml;
+			uint64_t pl;
+			const char *why;
+			ssize_t got;
+			for (; i + BS_FRAME_HEADER <= len; i++)
+				if (memcmp(win + i, bs_sync, 4) == 0 &&
+				    bs_frame_header_parse(win + i, &type, &flags, &ml, &pl, &why) == 0)
+					break;
+			if (i + BS_FRAME_HEADER <= len)
+				break;
+			if (len >= BS_FRAME_HEADER) {	/* keep what may start a header */
+				size_t keep = BS_FRAME_HEADER - 1;
+				memmove(win, win + len - keep, keep);
+				base += len - keep;
+				len = keep;
+			}
+			i = 0;
+			if ((got = bs_read_full(r->fd, win + len, cap - len)) < 0) {
+				free(win);
+				return bs_err_set(&r->err, BS_EIO, "read error at offset %llu: %s",
+				    (unsigned long long)(base + len), strerror(errno));
+			}
+			if (got == 0) {
+				free(win);
+				r->pos = base + len;
+				ri->to = r->pos;
+				ri->bytes = ri->to - ri->from;
+				ri->cut = r->state != S_OUTSIDE || r->members == 0;
+				drop_records(r, 0);
+				r->state = S_OUTSIDE;
+				r->err.code = 0;
+				return BS_EOF;
+			}
+			len += (size_t)got;
+		}
+		/* read on from the candidate */
+		r->pos = base + i;
+		memmove(win, win + i, len - i);
+		r->push = win;
+		r->push_len = len - i;
+		r->push_off = 0;
+		r->err.code = 0;
+		r->err.msg[0] = 0;
+		for (;;) {
+			if ((rc = read_frame(r, &f)) != 0) {
+				if (rc == BS_EIO || rc == BS_ENOMEM)
+					return rc;
+				if (rc == BS_EOF) {
+					ri->to = r->pos;
+					ri->bytes = ri->to - ri->from;
+					return BS_EOF;
+				}
+				break;	/* damaged too: scan on from its second byte */
+			}
+			if (f->type != BS_F_STREAM && f->type != BS_F_FILE && f->type != BS_F_TENSOR &&
+			    f->type != BS_F_INDEX && f->type != BS_F_END) {
+				/* an intact frame of the damaged record: passed over */
+				ri->frames++;
+				bs_frame_free(f);
+				continue;
+			}
+			ri->file_kept = resume_at(r, f);
+			if ((rc = grammar(r, f)) < 0) {
+				bs_frame_free(f);
+				if (rc == BS_ENOMEM)
+					return rc;
+				ri->frames++;
+				r->err.code = 0;
+				continue;	/* no place to resume: read on */
+			}
+			ri->to = f->offset;
+			ri->bytes = ri->to - ri->from;
+			if (rc == 1) {
+				if (!(*fp = frame_dup(f)))
+					return bs_err_set(&r->err, BS_ENOMEM, "out of memory");
+			} else
+				*fp = f;
+			return 0;
+		}
+	}
 }
 
 /* -------------------------------------------------------------- writer */
@@ -599,6 +865,8 @@ wput(struct bs_writer *w, const void *p, size_t n)
 {
 	if (w->err.code < 0)
 		return w->err.code;
+	if (n == 0)
+		return 0;
 	w->pos += n;
 	if (w->used + n <= WBUF) {
 		memcpy(w->buf + w->used, p, n);
@@ -918,35 +1186,50 @@ bad:
 	return BS_ECORRUPT;
 }
 
+/* bs_index_read_fd's reader: pread all n bytes at off, or fail. */
+static int
+fd_read_at(void *arg, void *buf, size_t n, uint64_t off)
+{
+	return pread(*(int *)arg, buf, n, (off_t)off) == (ssize_t)n ? 0 : -1;
+}
+
 int
 bs_index_read_fd(int fd, struct bs_index *ix, uint64_t *member_start,
     struct bs_err *e)
+{
+	off_t size;
+
+	memset(ix, 0, sizeof *ix);
+	if ((size = lseek(fd, 0, SEEK_END)) < 0)
+		return bs_err_set(e, BS_EUNSUPPORTED, "not seekable");
+	return bs_index_read_at((uint64_t)size, fd_read_at, &fd, ix, member_start, e);
+}
+
+int
+bs_index_read_at(uint64_t size, int (*read_at)(void *arg, void *buf, size_t n, uint64_t off),
+    void *arg, struct bs_index *ix, uint64_t *member_start, struct bs_err *e)
 {
 	uint8_t foot[BS_FOOTER_SIZE], hdr[BS_FRAME_HEADER];
 	struct bs_frame f;
 	uint8_t *buf = NULL;
 	const char *why = "";
-	off_t size;
 	uint64_t ilen;
 	int rc;
 
 	memset(ix, 0, sizeof *ix);
-	if ((size = lseek(fd, 0, SEEK_END)) < 0)
-		return bs_err_set(e, BS_EUNSUPPORTED, "not seekable");
-	if (size < (off_t)BS_FOOTER_SIZE || pread(fd, foot, sizeof foot, size - BS_FOOTER_SIZE) != (ssize_t)sizeof foot)
+	if (size < BS_FOOTER_SIZE || read_at(arg, foot, sizeof foot, size - BS_FOOTER_SIZE) < 0)
 		return bs_err_set(e, BS_ETRUNC, "too short to hold a footer");
 	memset(&f, 0, sizeof f);
 	if ((rc = bs_frame_header_parse(foot, &f.type, &f.flags, &f.meta_len, &f.payload_len, &why)) < 0 ||
 	    f.type != BS_F_END || f.meta_len != BS_END_META || f.payload_len != 0 ||
-	    get32(foot + 20) != bs_xxh32(foot + BS_FRAME_HEADER, BS_END_META) ||
-	    get64(foot + BS_FRAME_HEADER + BS_END_META) != bs_xxh64(NULL, 0))
+	    get32(foot + 20) != bs_xxh32(foot + BS_FRAME_HEADER, BS_END_META))
 		return bs_err_set(e, BS_ECORRUPT, "no end record at the end of the file (truncated?)");
 	f.meta = foot + BS_FRAME_HEADER;
 	f.bytes = foot;
 	bs_frame_meta_parse(&f, &why);
-	if (f.u.end.member_len > (uint64_t)size || f.u.end.member_len < BS_FOOTER_SIZE)
+	if (f.u.end.member_len > size || f.u.end.member_len < BS_FOOTER_SIZE)
 		return bs_err_set(e, BS_ECORRUPT, "footer's member length points outside the file");
-	*member_start = (uint64_t)size - f.u.end.member_len;
+	*member_start = size - f.u.end.member_len;
 	if (f.u.end.index_offset == 0)
 		return bs_err_set(e, BS_EUNSUPPORTED, "the stream has no index");
 	ilen = f.u.end.index_len;
@@ -954,16 +1237,15 @@ bs_index_read_fd(int fd, struct bs_index *ix, uint64_t *member_start,
 	    ilen != f.u.end.member_len - BS_FOOTER_SIZE - f.u.end.index_offset ||
 	    ilen < BS_FRAME_HEADER + BS_FRAME_TRAILER || ilen > (1ull << 30) + 64)
 		return bs_err_set(e, BS_ECORRUPT, "footer's index position points outside the member");
-	if (pread(fd, hdr, sizeof hdr, (off_t)(*member_start + f.u.end.index_offset)) != (ssize_t)sizeof hdr)
-		return bs_err_set(e, BS_EIO, "cannot read the index");
+	if (read_at(arg, hdr, sizeof hdr, *member_start + f.u.end.index_offset) < 0)
+		return bs_err_set(e, BS_EIO, "cannot read the index: %s", strerror(errno));
 	if (bs_frame_header_parse(hdr, &f.type, &f.flags, &f.meta_len, &f.payload_len, &why) < 0 ||
 	    f.type != BS_F_INDEX || f.meta_len != 0 ||
 	    f.payload_len != ilen - BS_FRAME_HEADER - BS_FRAME_TRAILER)
 		return bs_err_set(e, BS_ECORRUPT, "index frame damaged");
 	if (!(buf = malloc((size_t)f.payload_len + 8)))
 		return bs_err_set(e, BS_ENOMEM, "out of memory");
-	if (pread(fd, buf, (size_t)f.payload_len + 8, (off_t)(*member_start + f.u.end.index_offset + BS_FRAME_HEADER))
-	    != (ssize_t)(f.payload_len + 8)) {
+	if (read_at(arg, buf, (size_t)f.payload_len + 8, *member_start + f.u.end.index_offset + BS_FRAME_HEADER) < 0) {
 		free(buf);
 		return bs_err_set(e, BS_EIO, "cannot read the index");
 	}

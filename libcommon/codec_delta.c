@@ -1,0 +1,206 @@
+/*
+ * codec_delta.c - residuals of 16-bit float tensors (BF16, F16) against
+ * their base, as bs-delta makes them: mostly small integers (SUB) or
+ * patterns with few low bits set (XOR).
+ *
+ * Method: each 16-bit value v (optionally zig-zagged first, z = (v << 1) ^
+ * (v >> 15 ? 0xffff : 0), so that small negative differences are small too)
+ * is split into its magnitude class L = bit length (0..16), the k bits
+ * under its leading 1 (k = min(K, L - 1)) and the L - 1 - k bits below
+ * them.  The symbol (L << K) | top is coded by the rANS coder of entropy.c,
+ * the low bits are stored packed.  K (0..2) and zig-zag are chosen per
+ * chunk from the histograms.
+ *
+ * Payload (n = raw_len / 2 values, little endian):
+ *   1 byte   mode: bits 0-1 K, bit 2 zig-zag; other bits 0
+ *   4 bytes  S, the length of the rANS section
+ *   S bytes  rANS section (entropy.h, 8-bit variant) of the n symbols
+ *   R bytes  the low bits of every value with L - 1 > K, in order, packed
+ *            LSB first; R = ceil(total / 8), padding bits 0
+ *   t bytes  raw_len % 2 trailing byte, stored as is
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "bs.h"
+#include "entropy.h"
+#include "internal.h"
+
+#define NSYM(K) (17u << (K))
+
+static int
+delta_accepts(int dtype)
+{
+	/* not the 16-bit integers: codec.c would then pick it for their
+	 * raw chunks instead of zstd */
+	return dtype == BS_DT_BF16 || dtype == BS_DT_F16;
+}
+
+static inline unsigned
+zz16(unsigned v)
+{
+	return ((v << 1) ^ (v & 0x8000 ? 0xffff : 0)) & 0xffff;
+}
+
+static inline unsigned
+unzz16(unsigned z)
+{
+	return ((z >> 1) ^ (z & 1 ? 0xffff : 0)) & 0xffff;
+}
+
+static inline unsigned
+bitlen(unsigned v)
+{
+	return v ? 32 - (unsigned)__builtin_clz(v) : 0;
+}
+
+static long
+delta_encode(int dtype, const uint8_t *raw, size_t raw_len, uint8_t *out,
+    size_t cap, int level)
+{
+	size_t n = raw_len / 2, t = raw_len & 1, pos, nbits;
+	uint32_t cnt[2][3][17 << 2], cnt256[256];
+	uint64_t extra[2][3];
+	double best = 0;
+	int bz = -1, bk = 0;
+	uint8_t *sym;
+	uint64_t acc = 0;
+	unsigned used = 0;
+	long s;
+
+	(void)dtype, (void)level;
+	if (n < 16 || cap < 5 + t + 16)
+		return 0;
+	memset(cnt, 0, sizeof cnt);
+	memset(extra, 0, sizeof extra);
+	for (size_t i = 0; i < n; i++) {
+		unsigned v = get16(raw + 2 * i);
+		for (int z = 0; z < 2; z++) {
+			unsigned w = z ? zz16(v) : v, L = bitlen(w);
+			for (unsigned K = 0; K < 3; K++) {
+				unsigned k = L > 1 ? (L - 1 < K ? L - 1 : K) : 0;
+				unsigned top = k ? (w >> (L - 1 - k)) & ((1u << k) - 1) : 0;
+				cnt[z][K][(L << K) | top]++;
+				extra[z][K] += L > 1 + k ? L - 1 - k : 0;
+			}
+		}
+	}
+	for (int z = 0; z < 2; z++)
+		for (unsigned K = 0; K < 3; K++) {
+			double bits = bs_ent_estimate(cnt[z][K], NSYM(K)) + (double)extra[z][K];
+			if (bz < 0 || bits < best)
+				best = bits, bz = z, bk = (int)K;
+		}
+	if (best / 8 + 5 + t >= (double)cap)
+		return 0;
+	if (!(sym = malloc(n)))
+		return BS_ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		unsigned v = get16(raw + 2 * i), w = bz ? zz16(v) : v, L = bitlen(w);
+		unsigned k = L > 1 ? (L - 1 < (unsigned)bk ? L - 1 : (unsigned)bk) : 0;
+		sym[i] = (uint8_t)((L << bk) | (k ? (w >> (L - 1 - k)) & ((1u << k) - 1) : 0));
+	}
+	out[0] = (uint8_t)(bk | bz << 2);
+	memset(cnt256, 0, sizeof cnt256);
+	memcpy(cnt256, cnt[bz][bk], NSYM(bk) * sizeof cnt256[0]);
+	s = bs_ent_encode8(sym, n, cnt256, BS_ENT_DEF_SCALE, out + 5, cap - 5 - t);
+	if (s <= 0) {
+		free(sym);
+		return s;
+	}
+	put32(out + 1, (uint32_t)s);
+	pos = 5 + (size_t)s;
+	nbits = (size_t)extra[bz][bk];
+	if (pos + (nbits + 7) / 8 + t >= cap) {
+		free(sym);
+		return 0;
+	}
+	for (size_t i = 0; i < n; i++) {
+		unsigned v = get16(raw + 2 * i), w = bz ? zz16(v) : v, L = sym[i] >> bk;
+		unsigned k = L > 1 ? (L - 1 < (unsigned)bk ? L - 1 : (unsigned)bk) : 0;
+		if (L > 1 + k) {
+			unsigned r = L - 1 - k;
+			acc |= (uint64_t)(w & ((1u << r) - 1)) << used;
+			used += r;
+			while (used >= 8) {
+				out[pos++] = (uint8_t)acc;
+				acc >>= 8;
+				used -= 8;
+			}
+		}
+	}
+	if (used)
+		out[pos++] = (uint8_t)acc;
+	free(sym);
+	if (t)
+		out[pos++] = raw[raw_len - 1];
+	return (long)pos;
+}
+
+static int
+delta_decode(int dtype, const uint8_t *in, size_t in_len, uint8_t *out,
+    size_t raw_len)
+{
+	size_t n = raw_len / 2, t = raw_len & 1, pos, nbits = 0, avail;
+	unsigned K, z, used = 0;
+	uint64_t acc = 0;
+	uint32_t s;
+	uint8_t *sym;
+	int rc;
+
+	(void)dtype;
+	if (in_len < 5 + t || (in[0] & ~7u) || (in[0] & 3) > 2 || n == 0)
+		return BS_ECORRUPT;
+	K = in[0] & 3;
+	z = in[0] >> 2 & 1;
+	s = get32(in + 1);
+	if (s > in_len - 5 - t)
+		return BS_ECORRUPT;
+	if (!(sym = malloc(n)))
+		return BS_ENOMEM;
+	if ((rc = bs_ent_decode8(in + 5, s, NSYM(K), sym, n)) < 0) {
+		free(sym);
+		return rc;
+	}
+	for (size_t i = 0; i < n; i++) {
+		unsigned L = sym[i] >> K, k = L > 1 ? (L - 1 < K ? L - 1 : K) : 0;
+		if (L > 16 || (L <= K && (sym[i] & ((1u << K) - 1)) >> (L ? L - 1 : 0))) {
+			free(sym);
+			return BS_ECORRUPT;
+		}
+		nbits += L > 1 + k ? L - 1 - k : 0;
+	}
+	pos = 5 + s;
+	avail = in_len - t - pos;
+	if (avail != (nbits + 7) / 8) {
+		free(sym);
+		return BS_ECORRUPT;
+	}
+	for (size_t i = 0; i < n; i++) {
+		unsigned L = sym[i] >> K, k = L > 1 ? (L - 1 < K ? L - 1 : K) : 0;
+		unsigned top = sym[i] & ((1u << K) - 1), w, r = L > 1 + k ? L - 1 - k : 0;
+		if (L == 0)
+			w = 0;
+		else {
+			w = (1u << k | top) << r;
+			while (used < r) {
+				acc |= (uint64_t)in[pos++] << used;
+				used += 8;
+			}
+			w |= (unsigned)acc & ((1u << r) - 1);
+			acc >>= r;
+			used -= r;
+		}
+		put16(out + 2 * i, (uint16_t)(z ? unzz16(w) : w));
+	}
+	free(sym);
+	if (acc)			/* padding bits must be 0 */
+		return BS_ECORRUPT;
+	if (t)
+		out[raw_len - 1] = in[in_len - 1];
+	return 0;
+}
+
+const struct bs_codec bs_codec_delta = {
+	"delta", BS_C_DELTA, delta_accepts, delta_encode, delta_decode,
+};

@@ -1,0 +1,158 @@
+/*
+ * delta.c - residuals of a tensor against its base, for bs-delta and
+ * bs-patch (bs-stream(5), CHUNK transforms).
+ *
+ * XOR stores each byte XOR the base byte, which is the element XOR the base
+ * element for every dtype, sub-byte ones included.  SUB stores each element
+ * minus the base element modulo 2^bits, elements read as little-endian
+ * integers of the dtype's width (8, 16, 32 or 64 bits); it applies only to
+ * whole-byte dtypes and to chunks that start and end on an element.  NONE
+ * in a DELTA tensor carries the values themselves, for chunks that changed
+ * beyond what a residual saves.  The choice per chunk is made by coding
+ * each candidate with bs_chunk_encode and keeping the smallest.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "bs.h"
+#include "internal.h"
+
+int
+bs_delta_transform_ok(int x, int dtype, uint64_t offset, size_t n)
+{
+	unsigned bits = bs_dtype_bits(dtype), w = bits / 8;
+
+	switch (x) {
+	case BS_X_NONE:
+	case BS_X_XOR:
+		return 1;
+	case BS_X_SUB:
+		if (bits != 8 && bits != 16 && bits != 32 && bits != 64)
+			return 0;
+		return offset % w == 0 && n % w == 0;
+	default:
+		return 0;
+	}
+}
+
+/* out = a op b per element; op is XOR, SUB (a - b) or ADD (a + b). */
+enum { OP_XOR, OP_SUB, OP_ADD };
+
+static void
+combine(int op, unsigned w, const uint8_t *a, const uint8_t *b, uint8_t *out,
+    size_t n)
+{
+	size_t i;
+
+	if (op == OP_XOR) {
+		for (i = 0; i + 8 <= n; i += 8)
+			put64(out + i, get64(a + i) ^ get64(b + i));
+		for (; i < n; i++)
+			out[i] = a[i] ^ b[i];
+		return;
+	}
+#define LANES(T, GET, PUT)						\
+	for (i = 0; i < n; i += sizeof(T)) {				\
+		T x = (T)GET(a + i), y = (T)GET(b + i);			\
+		PUT(out + i, (T)(op == OP_SUB ? x - y : x + y));	\
+	}
+	switch (w) {
+	case 1:
+		for (i = 0; i < n; i++)
+			out[i] = (uint8_t)(op == OP_SUB ? a[i] - b[i] : a[i] + b[i]);
+		break;
+	case 2: LANES(uint16_t, get16, put16) break;
+	case 4: LANES(uint32_t, get32, put32) break;
+	case 8: LANES(uint64_t, get64, put64) break;
+	}
+#undef LANES
+}
+
+int
+bs_delta_forward(int x, int dtype, const uint8_t *val, const uint8_t *base,
+    uint8_t *out, size_t n)
+{
+	switch (x) {
+	case BS_X_NONE:
+		memmove(out, val, n);
+		return 0;
+	case BS_X_XOR:
+		combine(OP_XOR, 1, val, base, out, n);
+		return 0;
+	case BS_X_SUB:
+		if (!bs_delta_transform_ok(x, dtype, 0, n))
+			return BS_EUSAGE;
+		combine(OP_SUB, bs_dtype_bits(dtype) / 8, val, base, out, n);
+		return 0;
+	}
+	return BS_EUNSUPPORTED;
+}
+
+int
+bs_delta_inverse(int x, int dtype, const uint8_t *res, const uint8_t *base,
+    uint8_t *out, size_t n)
+{
+	switch (x) {
+	case BS_X_NONE:
+		memmove(out, res, n);
+		return 0;
+	case BS_X_XOR:
+		combine(OP_XOR, 1, res, base, out, n);
+		return 0;
+	case BS_X_SUB:
+		if (!bs_delta_transform_ok(x, dtype, 0, n))
+			return BS_ECORRUPT;
+		combine(OP_ADD, bs_dtype_bits(dtype) / 8, res, base, out, n);
+		return 0;
+	}
+	return BS_EUNSUPPORTED;
+}
+
+int
+bs_delta_choose(int dtype, const uint8_t *val, const uint8_t *base,
+    uint64_t offset, size_t n, int level, uint8_t *res, uint8_t *coded,
+    size_t *coded_len, uint8_t *codec)
+{
+	static const int cand[] = { BS_X_XOR, BS_X_SUB, BS_X_NONE };
+	const struct bs_codec *dc = bs_codec_by_id(BS_C_DELTA);
+	uint8_t *trial = NULL, *buf = NULL, c;
+	size_t best = SIZE_MAX;
+	int bestx = BS_X_XOR;
+
+	*codec = BS_C_NONE;
+	*coded_len = n;
+	if (n == 0)
+		return BS_X_XOR;
+	if (!(trial = malloc(n)) || !(buf = malloc(n))) {
+		free(trial);
+		return BS_ENOMEM;
+	}
+	for (size_t i = 0; i < sizeof cand / sizeof cand[0]; i++) {
+		long len;
+		if (!bs_delta_transform_ok(cand[i], dtype, offset, n))
+			continue;
+		bs_delta_forward(cand[i], dtype, val, base, trial, n);
+		len = bs_chunk_encode(dtype, trial, n, buf, level, NULL, &c);
+		/* a residual wins ties: it says the chunk was made against the base */
+		if (len >= 0 && (size_t)len < best) {
+			best = (size_t)len;
+			bestx = cand[i];
+			*codec = BS_C_NONE;
+			memcpy(res, trial, n);
+		}
+		if (cand[i] == BS_X_NONE || !dc || !dc->accepts(dtype))
+			continue;
+		len = dc->encode(dtype, trial, n, buf, best < n ? best : n, level);
+		if (len > 0 && (size_t)len < best) {
+			best = (size_t)len;
+			bestx = cand[i];
+			*codec = BS_C_DELTA;
+			memcpy(res, trial, n);
+			memcpy(coded, buf, (size_t)len);
+		}
+	}
+	free(trial);
+	free(buf);
+	*coded_len = *codec == BS_C_DELTA ? best : n;
+	return bestx;
+}

@@ -1,0 +1,152 @@
+#!/bin/bash
+# bs-delta and bs-patch: fine-tunes against their base, real and generated;
+# every round trip bit-identical to bs-split's output, a wrong base refused.
+. "$(dirname "$0")/../lib.sh"
+mkst() { perl "$top/tests/mkst.pl" "$@"; }
+S=$BS_DATA/models
+FB=$BS_DATA/bench
+
+# rt FT BASE DESC: split | delta | encode | decode | patch gives the split stream
+n=0
+rt() {
+	local ft=$1 base=$2 desc=$3
+	n=$((n + 1))
+	local o="$T/d$n"
+	bs-split "$ft" > "$o.raw" 2> "$o.err" &&
+	    bs-delta -v --base "$base" < "$o.raw" 2>> "$o.err" > "$o.delta" &&
+	    bs-encode -T 2 < "$o.delta" > "$o.patch" 2>> "$o.err" &&
+	    bs-decode < "$o.patch" 2>> "$o.err" | bs-patch --base "$base" > "$o.out" 2>> "$o.err"
+	ok $? "$desc: split | delta | encode | decode | patch runs"
+	sed 's/^/#   /' "$o.err" | head -3
+	cmp -s "$o.out" "$o.raw"; ok $? "$desc: patched stream = split stream"
+	bs-patch --base "$base" < "$o.patch" | cmp -s - "$o.raw"
+	ok $? "$desc: bs-patch decodes an encoded patch itself"
+}
+# kinds: "references deltas whole" from bs-delta -v of the last rt
+kinds() { sed -n 's/.*: \([0-9]*\) references, \([0-9]*\) deltas, \([0-9]*\) whole$/\1 \2 \3/p' "$T/d$n.err"; }
+
+# ---------------------------------------------------------- real pairs
+rt "$S/stories260k-ft" "$S/stories260k" "stories260k fine-tune"
+is "$(kinds)" "4 47 0" "stories260k: 4 blobs referenced, 47 tensors as deltas"
+rm -rf "$T/restored"
+bs-patch --base "$S/stories260k" < "$T/d$n.patch" | bs-reshard -o "$T/restored" &&
+    diff -r "$T/restored" "$S/stories260k-ft" >&2
+ok $? "stories260k: patch | reshard restores the fine-tune's files byte for byte"
+coded=$(bs-info "$T/d$n.patch" | sed -n 's/.*coded \([0-9]*\) bytes.*/\1/p')
+alone=$(bs-encode < "$T/d$n.raw" | bs-info | sed -n 's/.*coded \([0-9]*\) bytes.*/\1/p')
+[ "${coded:-0}" -gt 0 ] && [ "$coded" -lt "$alone" ]
+ok $? "stories260k: the patch ($coded) is smaller than the fine-tune alone ($alone)"
+diag "stories260k patch: $coded coded bytes of 530938 raw; alone $alone"
+
+# the base as a folder, a safetensors file, an encoded .bs, a raw .bs on a pipe
+bs-split "$S/stories260k" > "$T/base.raw"
+bs-encode < "$T/base.raw" > "$T/base.bs"
+for b in "$T/base.bs" "$T/base.raw"; do
+	bs-delta --base "$b" < "$T/d1.raw" | bs-encode | bs-patch --base "$b" | cmp -s - "$T/d1.raw"
+	ok $? "base given as $(basename "$b")"
+done
+bs-delta --base <(cat "$T/base.bs") < "$T/d1.raw" > "$T/pipe.delta" &&
+    bs-patch --base <(cat "$T/base.bs") < "$T/pipe.delta" | cmp -s - "$T/d1.raw"
+ok $? "base given as a .bs on a pipe"
+bs-delta --base "$T/base.bs" < "$T/d1.raw" | cmp -s - "$T/d1.delta"
+ok $? "the same delta from the folder and from the .bs"
+f1=model-00001-of-00002.safetensors
+rt "$S/stories260k-ft/$f1" "$S/stories260k/$f1" "base given as a safetensors file"
+
+if [ -z "$BS_QUICK" ]; then
+	rt "$FB/faceres-deep.bf16.safetensors" "$FB/faceres.bf16.safetensors" "faceres pair"
+	coded=$(bs-info "$T/d$n.patch" | sed -n 's/.*coded \([0-9]*\) bytes.*/\1/p')
+	alone=$(bs-encode < "$T/d$n.raw" | bs-info | sed -n 's/.*coded \([0-9]*\) bytes.*/\1/p')
+	[ "${coded:-0}" -gt 0 ] && [ "$coded" -lt "$alone" ]
+	ok $? "faceres: the patch ($coded) is smaller than the checkpoint alone ($alone)"
+	# identical: a patch under 1% of the full compressed size
+	full=$(bs-split "$FB/faceres.bf16.safetensors" | bs-encode | wc -c)
+	same=$(bs-split "$FB/faceres.bf16.safetensors" | bs-delta --base "$FB/faceres.bf16.safetensors" | bs-encode | wc -c)
+	[ "$same" -gt 0 ] && [ $((same * 100)) -lt "$full" ]
+	ok $? "identical checkpoint: patch of $same bytes < 1% of $full"
+	bs-split "$FB/faceres.bf16.safetensors" | bs-delta --base "$FB/faceres.bf16.safetensors" |
+	    bs-patch --base "$FB/faceres.bf16.safetensors" | bs-reshard -o "$T/same" &&
+	    cmp "$T/same/faceres.bf16.safetensors" "$FB/faceres.bf16.safetensors"
+	ok $? "identical checkpoint: restored byte for byte"
+fi
+
+# ------------------------------------------------------ a wrong base
+expect_fail 1 - "patch against the fine-tune instead of the base: exit 1" -- \
+    bs-patch --base "$S/stories260k-ft" "$T/d1.patch"
+grep -q "model.embed_tokens.weight" "$T/stderr"; ok $? "the message names the first tensor that does not match"
+grep -q "wrong or modified base" "$T/stderr"; ok $? "the message says the base is wrong"
+expect_fail 1 - "patch against an unrelated model: exit 1" -- \
+    bs-patch --base "$FB/faceres.bf16.safetensors" "$T/d1.patch"
+bs-delta --base "$S/stories260k" < "$T/d1.delta" > /dev/null 2> "$T/err"; st=$?
+is "$st" 1 "a delta stream given to bs-delta again: exit 1"
+
+# ---------------------------------------------------- generated pairs
+G=$T/gen
+mkdir -p "$G/base"
+mkst --seed 5 "$G/base/model.safetensors" "w:BF16:64,64" "b:F32:100" "c:U8:10" "h:F16:300" "q:F4:8"
+echo '{"model_type": "test"}' > "$G/base/config.json"
+head -c 5000 /dev/urandom > "$G/base/tok.bin"
+mkft() {	# mkft NAME TENSORS...: a fine-tune folder with the base's blobs
+	mkdir -p "$G/$1"
+	cp "$G/base/config.json" "$G/base/tok.bin" "$G/$1/"
+	local name=$1; shift
+	mkst --seed 5 "$G/$name/model.safetensors" "$@"
+}
+mkft same "w:BF16:64,64" "b:F32:100" "c:U8:10" "h:F16:300" "q:F4:8"
+rt "$G/same" "$G/base" "identical model"
+is "$(kinds)" "7 0 0" "identical model: every tensor and blob a reference"
+
+mkft one "w:BF16:64,64" "b:F32:100" "c:U8:10" "h:F16:300" "q:F4:8"
+perl -e 'open F, "+<", $ARGV[0] or die; seek F, -3, 2; print F "\x11\x22\x33"' "$G/one/model.safetensors"
+rt "$G/one" "$G/base" "one tensor changed"
+is "$(kinds)" "6 1 0" "one tensor changed: one delta, the rest references"
+
+mkft added "w:BF16:64,64" "b:F32:100" "c:U8:10" "h:F16:300" "q:F4:8" "new:BF16:7,3"
+rt "$G/added" "$G/base" "a tensor added"
+is "$(kinds)" "7 0 1" "a tensor added: it travels whole"
+
+mkft removed "w:BF16:64,64" "b:F32:100" "c:U8:10"
+rt "$G/removed" "$G/base" "tensors removed"
+is "$(kinds)" "5 0 0" "tensors removed: the others are references"
+
+mkft reshaped "w:BF16:32,128" "b:F32:100" "c:U8:10" "h:F16:300" "q:F4:8"
+rt "$G/reshaped" "$G/base" "a tensor reshaped"
+is "$(kinds)" "6 0 1" "a tensor reshaped: it travels whole"
+
+mkft retyped "w:BF16:64,64" "b:I32:100" "c:U8:10" "h:F16:300" "q:F4:8"
+rt "$G/retyped" "$G/base" "a dtype changed"
+is "$(kinds | cut -d" " -f3)" 1 "a dtype changed: it travels whole"
+
+mkft blobs "w:BF16:64,64" "b:F32:100" "c:U8:10" "h:F16:300" "q:F4:8"
+echo '{"model_type": "changed"}' > "$G/blobs/config.json"
+echo 'new file' > "$G/blobs/README.md"
+rt "$G/blobs" "$G/base" "blobs changed and added"
+is "$(kinds)" "6 0 2" "blobs changed and added: they travel whole"
+rm -rf "$T/rb"
+bs-patch --base "$G/base" < "$T/d$n.patch" | bs-reshard -o "$T/rb" && diff -r "$T/rb" "$G/blobs" >&2
+ok $? "blobs changed: restored folder identical"
+
+# a fine-tune with every value changed a little: deltas of every dtype
+mkft all "w:BF16:64,64" "b:F32:100" "c:U8:10" "h:F16:300" "q:F4:8"
+perl -e 'open F, "+<", $ARGV[0] or die; binmode F; read F, $l, 8; $h = unpack "Q<", $l;
+	seek F, 8 + $h, 0; local $/; $d = <F>; $d =~ s/(.)/chr(ord($1) ^ 1)/gse;
+	seek F, 8 + $h, 0; print F $d' "$G/all/model.safetensors"
+rt "$G/all" "$G/base" "every value changed"
+is "$(kinds)" "2 5 0" "every value changed: five deltas"
+bs-split -c 4096 "$G/all" | bs-delta --base "$G/base" | bs-encode | bs-patch --base "$G/base" |
+    cmp -s - <(bs-split -c 4096 "$G/all")
+ok $? "every value changed, 4 KiB chunks: round trip"
+
+# ------------------------------------------------------------- --auto
+bs-split "$S/stories260k-ft" | bs-delta --auto "$G/base" "$FB/faceres.bf16.safetensors" "$T/base.bs" "$S/stories260k-ft/$f1" \
+    > "$T/auto.delta" 2> "$T/auto.err"
+ok $? "--auto among four candidates runs"
+grep -q "base $T/base.bs" "$T/auto.err"; ok $? "--auto picks the stories260k base and says so"
+bs-patch --base "$T/base.bs" < "$T/auto.delta" | cmp -s - "$T/d1.raw"
+ok $? "--auto: the delta patches back"
+bs-split "$G/all" | bs-delta --auto "$G/base" "$G/one" "$G/reshaped" > /dev/null 2> "$T/auto.err"
+grep -q "base $G/base\$" "$T/auto.err"; ok $? "--auto picks the closest of three related models"
+bs-delta --auto < /dev/null > /dev/null 2>&1; st=$?
+is "$st" 2 "--auto without candidates: usage error"
+
+done_testing
