@@ -121,7 +121,7 @@ enum bs_ftype {
 #define BS_STREAM_VERSION 1
 #define BS_MAX_META (1u << 20)		/* no meta block is larger */
 #define BS_MAX_CHUNK (64u << 20)	/* no chunk's raw size is larger */
-#define BS_MAX_NAME (1u << 16)		/* tensor names and paths */
+#define BS_MAX_NAME ((1u << 20) - 4096)	/* tensor names and paths, bytes */
 #define BS_MAX_RANK 64
 #define BS_MAX_ST_HEADER 100000000u	/* safetensors header limit */
 #define BS_DEFAULT_CHUNK (1u << 20)
@@ -586,5 +586,362 @@ void bs_progress_end(struct bs_progress *p);
 double bs_now(void);
 
 void *bs_xmalloc(size_t n);	/* exits 2 on failure: cmd/ only */
+
+/* ------------------------------------------------------ fetch (bs-fetch) */
+
+/*
+ * Additions to the sections above, for bs-fetch (new names only).
+ */
+/*
+ * Write one tensor record (TENSOR, raw chunks, TEND) outside any file
+ * record, reading its ti->size bytes from fd.  Returns 0 or an error.
+ */
+int bs_split_tensor_fd(int fd, const struct bs_tensor_info *ti,
+    struct bs_writer *w, const struct bs_split_opts *o, struct bs_err *e);
+/*
+ * bs_index_read_fd() on any random-access source of `size` bytes:
+ * read_at(arg, buf, n, off) reads exactly n bytes at off and returns 0, or
+ * -1 (errno set).  Same results and messages as bs_index_read_fd().
+ */
+int bs_index_read_at(uint64_t size,
+    int (*read_at)(void *arg, void *buf, size_t n, uint64_t off), void *arg,
+    struct bs_index *ix, uint64_t *member_start, struct bs_err *e);
+
+/*
+ * HTTP(S) client (libcommon/http.c, libcurl; only bs-fetch links it).
+ * One handle keeps one connection alive across requests; it is not for
+ * two threads at once.
+ */
+struct bs_http;
+struct bs_http_opts {
+	int retries;			/* attempts after the first without progress */
+	double max_wait;		/* cap on one wait between attempts, seconds */
+	double stall;			/* seconds without a byte before an attempt fails */
+	const char *token;		/* bearer token, or NULL; never logged */
+	const char *token_prefix;	/* send the token only to URLs starting so */
+	void (*log)(const char *msg, void *arg);	/* what happens, for -v */
+	void *log_arg;
+};
+/* NULL on failure with e->msg.  o is copied (its strings are not). */
+struct bs_http *bs_http_new(const struct bs_http_opts *o, struct bs_err *e);
+void bs_http_free(struct bs_http *h);
+/* Libcurl's version line, for --version. */
+const char *bs_http_version(void);
+
+struct bs_http_result {
+	int status;			/* last HTTP status seen (404 ...), 0: none */
+	uint64_t total;			/* size of the whole resource, or BS_SIZE_UNKNOWN */
+	uint64_t start;			/* offset of the first byte delivered */
+	uint64_t got;			/* bytes delivered */
+	char sha256[65];		/* announced by the server (X-Linked-Etag,
+					 * or ETag of 64 hex digits), or "" */
+	int attempts;			/* requests made */
+};
+/* Receives the bytes in order, each once; returns 0 or a negative BS_E*
+ * code with e->msg set, which stops the transfer and is returned. */
+typedef int (*bs_http_sink)(void *arg, const void *p, size_t n, struct bs_err *e);
+/*
+ * Fetch bytes [off, off + len) of url (len BS_SIZE_UNKNOWN: through the
+ * end) into sink.  Follows redirects; retries connection failures,
+ * timeouts, 429 and 5xx answers with exponential backoff (honouring
+ * Retry-After, capped by max_wait) and resumes with a Range request where
+ * the last attempt stopped; checks that a 206 answer starts where it was
+ * asked and skips what a 200 answer repeats; a 416 answer for off equal to
+ * the size is an empty success.  Returns 0, BS_EIO for network or HTTP
+ * failure (res->status says which; 404 is not retried), or the sink's code.
+ */
+int bs_http_get(struct bs_http *h, const char *url, uint64_t off, uint64_t len,
+    bs_http_sink sink, void *arg, struct bs_http_result *res, struct bs_err *e);
+/* The same for the last n bytes (fewer when the resource is smaller);
+ * res->total and res->start say where they lie. */
+int bs_http_tail(struct bs_http *h, const char *url, uint64_t n,
+    bs_http_sink sink, void *arg, struct bs_http_result *res, struct bs_err *e);
+
+/* ---------------------------------------------------------- resynchronising */
+
+/*
+ * After bs_reader_next() failed with bad data (not BS_EIO or BS_ENOMEM),
+ * scan forward for the next sync marker whose header check holds, from the
+ * second byte of the frame that failed (or from the frame after one that
+ * broke the grammar), and go on from the next intact frame that can start
+ * a record: STREAM, FILE, TENSOR, INDEX or END.  Intact CHUNK, TEND and FEND
+ * frames of the damaged record are passed over: the record is lost.  A
+ * TENSOR of the open safetensors file resumes that file; the END of a
+ * damaged member is not checked against its lengths and counts.  Returns 0
+ * and the frame as bs_reader_next() would (the caller frees it), BS_EOF when
+ * the input ends first, or BS_EIO/BS_ENOMEM.  Fills *ri either way.  The
+ * reader never seeks: bytes read ahead are kept and read again.
+ */
+struct bs_resync_info {
+	uint64_t from;			/* offset where the damage starts */
+	uint64_t to;			/* offset of the frame resumed at (or the end) */
+	uint64_t bytes;			/* to - from: bytes passed over */
+	uint64_t frames;		/* intact frames passed over */
+	int cut;			/* input ended inside a member */
+	int file_kept;			/* the frame resumed at goes on with the open file */
+};
+int bs_reader_resync(struct bs_reader *r, struct bs_frame **fp,
+    struct bs_resync_info *ri);
+
+/* ----------------------------------------------------------------- delta */
+
+/* Codec of 16-bit residuals (codec_delta.c), written by bs-delta itself. */
+#define BS_C_DELTA 6
+
+/*
+ * Residuals of a tensor against a base tensor of the same dtype and shape
+ * (bs-delta, bs-patch).  Transforms are BS_X_*: XOR (bytewise, any dtype),
+ * SUB (element minus base element, modulo 2^bits, little-endian integers of
+ * the dtype's width: whole-byte dtypes only), NONE (the values themselves).
+ */
+/* Whether transform x applies to a chunk of n bytes at offset in a tensor
+ * of dtype: SUB needs 8/16/32/64-bit elements and a chunk that starts and
+ * ends on an element.  Returns 1 or 0. */
+int bs_delta_transform_ok(int x, int dtype, uint64_t offset, size_t n);
+/* out = residual of val against base (n bytes each; out may be val).
+ * Returns 0, or BS_EUSAGE/BS_EUNSUPPORTED for a transform that does not
+ * apply. */
+int bs_delta_forward(int x, int dtype, const uint8_t *val, const uint8_t *base,
+    uint8_t *out, size_t n);
+/* out = the values rebuilt from residual res and base (out may be res).
+ * Returns 0, or BS_ECORRUPT/BS_EUNSUPPORTED for a transform that cannot
+ * apply to this dtype or length. */
+int bs_delta_inverse(int x, int dtype, const uint8_t *res, const uint8_t *base,
+    uint8_t *out, size_t n);
+/* Choose the transform for one chunk (n bytes at offset in its tensor):
+ * code each applicable one (XOR, SUB, NONE) with bs_chunk_encode at level,
+ * and the residuals with the delta codec too, and keep the smallest.
+ * Writes the chosen raw residual to res (n bytes, the caller's).  When the
+ * delta codec won, *codec is BS_C_DELTA and coded (n bytes, the caller's)
+ * holds its *coded_len bytes, to be written as they are; otherwise *codec
+ * is BS_C_NONE and the residual is left for bs-encode.  Returns the
+ * BS_X_* chosen, or BS_ENOMEM. */
+int bs_delta_choose(int dtype, const uint8_t *val, const uint8_t *base,
+    uint64_t offset, size_t n, int level, uint8_t *res, uint8_t *coded,
+    size_t *coded_len, uint8_t *codec);
+
+/*
+ * A base model: a safetensors file, a model folder (safetensors files and
+ * blobs, hidden entries skipped), or a bigsmall stream on disk (raw or
+ * encoded; catalogued through its index when it has one, else by walking
+ * its frames; a pipe is first copied to an unlinked temporary file).  Only
+ * the catalogue is kept in memory; bytes are read on demand with pread,
+ * a stream's chunks checked and decoded as they are read.  Not thread-safe.
+ */
+struct bs_model;
+struct bs_model_entry {
+	const char *name;		/* tensor name, or blob path; NUL-terminated too */
+	uint32_t name_len;
+	int blob;			/* 1: a blob file's bytes (dtype BYTES) */
+	uint8_t dtype, rank;
+	uint64_t shape[BS_MAX_RANK];
+	uint64_t size;			/* raw bytes */
+};
+/* Open and catalogue path.  Returns 0 and a new *m (free with
+ * bs_model_close), or an error with e->msg naming the file; a stream whose
+ * tensors are themselves deltas is BS_EUNSUPPORTED. */
+int bs_model_open(const char *path, struct bs_model **m, struct bs_err *e);
+/* The same for a stream or safetensors file already open on fd (named name
+ * in messages); fd is not closed, and is copied to a temporary file first
+ * when it cannot seek. */
+int bs_model_open_fd(int fd, const char *name, struct bs_model **m,
+    struct bs_err *e);
+/* Copy what remains of fd into an unlinked temporary file (in $TMPDIR, or
+ * /tmp) and return the new fd, positioned at 0; -1 with e set on failure. */
+int bs_spool_fd(int fd, const char *name, struct bs_err *e);
+void bs_model_close(struct bs_model *m);
+const char *bs_model_path(const struct bs_model *m);
+size_t bs_model_count(const struct bs_model *m);
+/* Entry i in catalogue order (files in path order, tensors in data order),
+ * or NULL; valid until bs_model_close. */
+const struct bs_model_entry *bs_model_entry_at(const struct bs_model *m, size_t i);
+/* The tensor (blob 0) or blob (blob 1) of that name, or NULL; with a name
+ * in two files, the one in the first file by path. */
+const struct bs_model_entry *bs_model_find(const struct bs_model *m,
+    const char *name, size_t len, int blob);
+/* Read n bytes at off of entry t into buf.  Returns 0 or an error in e
+ * (I/O, a damaged chunk of a stream). */
+int bs_model_read(struct bs_model *m, const struct bs_model_entry *t,
+    uint64_t off, void *buf, size_t n, struct bs_err *e);
+/* The XXH3-128 of entry t's raw bytes: from the stream's TEND, or computed
+ * by reading the bytes once (then kept).  Returns 0 or an error in e. */
+int bs_model_hash(struct bs_model *m, const struct bs_model_entry *t,
+    struct bs_hash128 *h, struct bs_err *e);
+
+/* ------------------------------------------------------------- pipelines */
+
+/*
+ * A pipeline of programs run as a `set -o pipefail` shell would run it:
+ * stage i's stdout feeds stage i+1's stdin; the first stage may read a file
+ * and the last write one (opened by the caller's process, like < and >).
+ * Used by the bigsmall front end, which also prints it (bs_pipeline_print)
+ * as shell text that does the same thing when pasted into bash.
+ * Functions return 0 or a negative BS_E*; the pipeline owns copies of
+ * every string given to it.
+ */
+struct bs_pipeline;
+struct bs_pipeline *bs_pipeline_new(void);	/* NULL when out of memory */
+void bs_pipeline_free(struct bs_pipeline *p);
+/* Append a stage running argv (NULL-terminated; argv[0] the program). */
+int bs_pipeline_add(struct bs_pipeline *p, const char *const argv[]);
+/* The same with the words as arguments, ended by NULL (at most 63). */
+int bs_pipeline_addl(struct bs_pipeline *p, const char *arg0, ...)
+	__attribute__((sentinel));
+/* Append one argument to the last stage (BS_EUSAGE when there is none). */
+int bs_pipeline_arg(struct bs_pipeline *p, const char *arg);
+/* Number of stages. */
+size_t bs_pipeline_stages(const struct bs_pipeline *p);
+/* Search dir for programs before PATH (NULL: PATH only). */
+int bs_pipeline_dir(struct bs_pipeline *p, const char *dir);
+/* Redirect the first stage's stdin from path / the last stage's stdout to
+ * path (created or truncated); NULL: inherited. */
+int bs_pipeline_stdin(struct bs_pipeline *p, const char *path);
+int bs_pipeline_stdout(struct bs_pipeline *p, const char *path);
+/* Append the last stage's stdout to path (>>), created if missing. */
+int bs_pipeline_append(struct bs_pipeline *p, const char *path);
+/* The file that would run for program name (dir first, then PATH), or NULL
+ * when there is none.  malloc'd; the caller frees it. */
+char *bs_pipeline_which(const struct bs_pipeline *p, const char *name);
+/* Print the pipeline as one line of shell text: words quoted where a shell
+ * would change them, programs by bare name when PATH finds the same file
+ * as the pipeline would run, else by path.  0, BS_ENOMEM or BS_EIO. */
+int bs_pipeline_print(const struct bs_pipeline *p, FILE *f);
+/* Start every stage, wait for all of them.  Returns 0 when every stage
+ * exited 0; else an error naming the last failed stage in e (BS_ECORRUPT
+ * when it exited 1, BS_EIO otherwise: exit status 2+, a signal, a program
+ * that could not be run, or a redirection that failed). */
+int bs_pipeline_run(struct bs_pipeline *p, struct bs_err *e);
+/* After run: stage i's status as a shell reports it (exit code, 128+signal,
+ * 127 not found); the pipeline's status: the last non-zero one, or 0. */
+int bs_pipeline_status(const struct bs_pipeline *p, size_t i);
+int bs_pipeline_exit_status(const struct bs_pipeline *p);
+/* s quoted for a POSIX shell (unchanged when safe), malloc'd; NULL when
+ * out of memory. */
+char *bs_shell_quote(const char *s);
+
+/* ------------------------------------------- resharding and archives */
+
+/* Close the fd of an output (fsync first) without committing it: the
+ * temporary file stays, registered for removal, and bs_output_commit()
+ * later renames it (it skips the close).  Lets a program keep thousands of
+ * finished outputs without holding their fds.  Returns 0, or -1 with errno. */
+int bs_output_close_fd(struct bs_output *o);
+/* Change the final name of an uncommitted output; path must name the same
+ * folder as the one given to bs_output_open().  Returns 0, or -1 (ENOMEM). */
+int bs_output_set_path(struct bs_output *o, const char *path);
+
+/* One key/value pair of a safetensors __metadata__ object (bytes, not
+ * NUL-terminated; the caller owns them). */
+struct bs_st_kv {
+	const char *key, *val;
+	size_t key_len, val_len;
+};
+/*
+ * Build a canonical safetensors header (stwrite.c) for the tensors t[0..n)
+ * in that order: their data follow in the same order, so t[i].begin and
+ * t[i].end are set here (from 0, no gaps).  The JSON has no white space but
+ * its padding: {"__metadata__":{meta...},"name":{"dtype":"BF16","shape":[..],
+ * "data_offsets":[b,e]},...}, __metadata__ only when nmeta > 0, its pairs in
+ * the order given; strings escaped as bs_json_quote() does.  It is padded
+ * with spaces so that 8 + its length is a multiple of 8.  Returns 0 and a
+ * malloc'd *out (the caller frees it) of *out_len bytes: the 8-byte
+ * little-endian length, then the JSON; or BS_ECORRUPT (a name or metadata
+ * that is not UTF-8, a size that does not match), BS_ENOMEM, with e->msg.
+ */
+int bs_st_header_build(struct bs_st_tensor *t, size_t n,
+    const struct bs_st_kv *meta, size_t nmeta, uint8_t **out,
+    size_t *out_len, struct bs_err *e);
+/* A JSON string literal for s[n], quotes included: " and \ escaped, other
+ * bytes below 0x20 (NUL too) as \uXXXX, everything else (UTF-8) as is.
+ * Returns a malloc'd NUL-terminated string of *len bytes, or NULL (no
+ * memory). */
+char *bs_json_quote(const char *s, size_t n, size_t *len);
+/* 1 when s[n] is valid UTF-8 (no overlongs, no surrogates), else 0. */
+int bs_utf8_valid(const char *s, size_t n);
+
+/*
+ * Split what fd holds (archive.c, libarchive; only bs-split links it): when
+ * its content is an archive of a format and compression libarchive knows
+ * (tar, zip, cpio, ... plain or gzip, zstd, xz, bzip2 ...), every regular
+ * member in archive order, as bs_split() takes a folder: leading "./"
+ * dropped, one top folder stripped (when the first entry is a folder with
+ * one component), hidden paths, folders, fifos and devices skipped;
+ * absolute or ".." paths, symbolic and hard links refused (BS_ECORRUPT),
+ * and so is a path twice.  Otherwise fd is one safetensors file named name
+ * in the stream.  display names the input in messages; size is the input's
+ * size or BS_SIZE_UNKNOWN (a pipe).  *is_archive says which it was.
+ * Writes STREAM .. END.  Returns 0 or an error with e->msg.
+ */
+int bs_split_archive_fd(int fd, const char *name, const char *display,
+    uint64_t size, struct bs_writer *w, const struct bs_split_opts *o,
+    int *is_archive, struct bs_err *e);
+
+/* ------------------------------------------------------------------- ecc */
+
+/*
+ * Reed-Solomon parity over the bytes of a stream (bs-ecc(1); the PARITY
+ * layout is in bs-stream(5)).  libcommon/ecc.c calls liberasurecode: a
+ * program that uses these functions links -lerasurecode.
+ */
+#define BS_ECC_MIN_BLOCK 64u
+#define BS_ECC_MAX_BLOCK (64u << 20)
+#define BS_ECC_DEFAULT_K 16
+#define BS_ECC_DEFAULT_M 2
+#define BS_ECC_DEFAULT_BLOCK (1u << 20)
+struct bs_ecc_params {
+	unsigned k, m;			/* data and parity blocks per group */
+	uint32_t block;			/* block size in bytes */
+	int backend;			/* liberasurecode's ec_backend_id_t */
+};
+/* Backend name <-> id (only the two bs-ecc uses); "unknown" / 0. */
+const char *bs_ecc_backend_name(int id);
+int bs_ecc_backend_by_name(const char *name);
+/* Is the backend usable here?  The default: isa_l_rs_cauchy when it is,
+ * else liberasurecode_rs_vand. */
+int bs_ecc_backend_available(int id);
+int bs_ecc_backend_default(void);
+/* Check that p makes sense and that its backend supports it: 0, or
+ * BS_EUSAGE / BS_EUNSUPPORTED with the message in e. */
+int bs_ecc_params_check(const struct bs_ecc_params *p, struct bs_err *e);
+
+struct bs_ecc_stats {
+	uint64_t data_bytes, parity_bytes, parity_frames, sessions, groups;
+	uint64_t dropped;		/* PARITY frames of the input dropped */
+};
+/*
+ * Read every frame of r and write, to out_fd, the same bytes with a parity
+ * region after each member; or, when side_fd >= 0, nothing to out_fd and a
+ * sidecar stream (STREAM, PARITY..., INDEX, END) to side_fd.  Inline,
+ * PARITY frames of the input that stand outside members are dropped.
+ * Memory: K*B bytes and one frame; the parity of the current member waits
+ * in a temporary file.  Returns 0 or an error with e->msg.
+ */
+int bs_ecc_protect(struct bs_reader *r, int out_fd, int side_fd,
+    const struct bs_ecc_params *p, struct bs_ecc_stats *st, struct bs_err *e);
+
+/*
+ * The analysis of a protected input: data[dlen] is the protected stream
+ * (or, with side != NULL, the data file and side[slen] its sidecar).
+ * Finds the intact PARITY frames, locates every data block by its hash,
+ * and with rebuild set rebuilds the lost ones.  The caller keeps the
+ * buffers alive until bs_ecc_free().  Returns 0 with *out set (see
+ * bs_ecc_state), or an error with e->msg (no parity found, backend not
+ * available, out of memory); *out is then freed by the caller too.
+ */
+struct bs_ecc;
+int bs_ecc_analyse(const uint8_t *data, uint64_t dlen, const uint8_t *side,
+    uint64_t slen, int rebuild, struct bs_ecc **out, struct bs_err *e);
+/* 0 clean, 1 damaged but repairable (repaired with rebuild), 2 not. */
+int bs_ecc_state(const struct bs_ecc *x);
+/* The report: one line per finding (damage, rebuilt ranges, losses). */
+size_t bs_ecc_nlines(const struct bs_ecc *x);
+const char *bs_ecc_line(const struct bs_ecc *x, size_t i);
+uint64_t bs_ecc_length(const struct bs_ecc *x);	/* original bytes */
+size_t bs_ecc_members(const struct bs_ecc *x);	/* sessions found */
+/* Write the original bytes (state <= 1 and rebuilt); 0 or BS_EIO. */
+int bs_ecc_write(const struct bs_ecc *x, int fd, struct bs_err *e);
+/* Print where each data block and parity frame lies (bs-ecc --list). */
+int bs_ecc_list(const struct bs_ecc *x, FILE *f);
+void bs_ecc_free(struct bs_ecc *x);
 
 #endif

@@ -180,6 +180,11 @@ split_st(struct bs_splitter *s, bs_read_fn rd, void *arg, const char *rel, uint6
 		const struct bs_st_tensor *t = &st.t[i];
 		struct bs_tensor_info ti;
 		struct bs_tend_info te;
+		if (t->name_len > BS_MAX_NAME) {
+			rc = bs_err_set(s->e, BS_EUNSUPPORTED, "%s: a tensor name is longer than %u bytes",
+			    s->path, BS_MAX_NAME);
+			goto out;
+		}
 		memset(&ti, 0, sizeof ti);
 		ti.kind = BS_T_TENSOR;
 		ti.dtype = t->dtype;
@@ -263,6 +268,9 @@ bs_splitter_add(struct bs_splitter *s, bs_read_fn rd, void *arg, const char *rel
     const char *display, uint64_t size)
 {
 	s->path = display;
+	if (!*rel || strlen(rel) > BS_MAX_NAME)
+		return bs_err_set(s->e, BS_EUNSUPPORTED, "%s: file name empty or longer than %u bytes",
+		    display, BS_MAX_NAME);
 	if (is_safetensors(rel))
 		return split_st(s, rd, arg, rel, size);
 	return split_blob(s, rd, arg, rel, size);
@@ -388,6 +396,26 @@ walk(struct bs_splitter *s, const char *root, const char *rel, struct names *out
 	}
 	closedir(d);
 	free(dir);
+	return rc;
+}
+
+int
+bs_split_tensor_fd(int fd, const struct bs_tensor_info *ti,
+    struct bs_writer *w, const struct bs_split_opts *o, struct bs_err *e)
+{
+	struct bs_splitter *s;
+	struct bs_tend_info te;
+	int rc = 0;
+
+	if (!(s = bs_splitter_new(w, o, e)))
+		return bs_err_set(e, BS_ENOMEM, "out of memory");
+	s->path = "<tensor data>";
+	if (bs_writer_tensor(w, ti) < 0)
+		rc = wfail(s);
+	else if ((rc = chunks(s, bs_read_fd, &fd, ti->size, "tensor data", &te)) == 0 &&
+	    bs_writer_tend(w, &te) < 0)
+		rc = wfail(s);
+	bs_splitter_free(s);
 	return rc;
 }
 
