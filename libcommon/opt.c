@@ -14,7 +14,7 @@
 #include "bs.h"
 
 static int help_flag, version_flag, quiet_flag, verbose_flag, list_flag;
-static char **operands;		/* kept for the life of the program */
+char **bs_operands;		/* kept reachable for the life of the program */
 
 static const struct bs_opt common_opts[] = {
 	{ 'h', "help", BS_OPT_FLAG, &help_flag, NULL, "print this help and exit", NULL },
@@ -151,7 +151,7 @@ bs_parse_args(const struct bs_prog *p, int *argcp, char ***argvp)
 	int argc = *argcp, nops = 0;
 	char **argv = *argvp, **ops;
 
-	ops = operands = bs_xmalloc((size_t)(argc + 1) * sizeof *ops);
+	ops = bs_operands = bs_xmalloc((size_t)(argc + 1) * sizeof *ops);
 	for (int i = 1; i < argc; i++) {
 		char *a = argv[i];
 		const struct bs_opt *o;
