@@ -225,11 +225,13 @@ bs_output_commit(struct bs_output *o)
 {
 	int rc = 0;
 
-	if (fsync(o->fd) < 0 && errno != EINVAL)
-		rc = -1;
-	if (close(o->fd) < 0)
-		rc = -1;
-	o->fd = -1;
+	if (o->fd >= 0) {	/* not closed already by bs_output_close_fd() */
+		if (fsync(o->fd) < 0 && errno != EINVAL)
+			rc = -1;
+		if (close(o->fd) < 0)
+			rc = -1;
+		o->fd = -1;
+	}
 	if (rc == 0 && rename(o->tmp, o->path) < 0)
 		rc = -1;
 	if (rc < 0) {
@@ -242,6 +244,33 @@ bs_output_commit(struct bs_output *o)
 	free(o->path);
 	free(o);
 	return rc;
+}
+
+int
+bs_output_close_fd(struct bs_output *o)
+{
+	int rc = 0;
+
+	if (o->fd < 0)
+		return 0;
+	if (fsync(o->fd) < 0 && errno != EINVAL)
+		rc = -1;
+	if (close(o->fd) < 0)
+		rc = -1;
+	o->fd = -1;
+	return rc;
+}
+
+int
+bs_output_set_path(struct bs_output *o, const char *path)
+{
+	char *p = strdup(path);
+
+	if (!p)
+		return -1;
+	free(o->path);
+	o->path = p;
+	return 0;
 }
 
 void
