@@ -70,6 +70,7 @@ check: deps
 	$(MAKE) SANITIZE=1 all
 	BS_DATA="$(DATA)" prove -f tests/run-unit.t tests/cli/
 	BS_DATA="$(DATA)" BS_BIN=bin-san BS_UNIT=build-san/tests BS_QUICK=1 prove tests/run-unit.t tests/cli/
+	if command -v $(FUZZ_CC) >/dev/null; then $(MAKE) fuzz-smoke; else echo "check: no $(FUZZ_CC), fuzz smoke skipped"; fi
 
 bench: all
 	@scripts/bench "$(DATA)"

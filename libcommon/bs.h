@@ -944,4 +944,12 @@ int bs_ecc_write(const struct bs_ecc *x, int fd, struct bs_err *e);
 int bs_ecc_list(const struct bs_ecc *x, FILE *f);
 void bs_ecc_free(struct bs_ecc *x);
 
+/* --------------------------------------------------------- delta (speed) */
+
+/* Bytes the delta codec (BS_C_DELTA) would code raw_len bytes of 16-bit
+ * residuals to, from their histogram alone (one pass, no coding): its own
+ * estimate, within a few bytes of the coded length.  Lets
+ * bs_delta_choose trial-code only the transforms that may win. */
+double bs_delta_codec_estimate(const uint8_t *raw, size_t raw_len);
+
 #endif
