@@ -12,11 +12,12 @@
 
 static const char *base_path, *output;
 static int autopick, force;
-static long long level = BS_LEVEL_DEFAULT;
+static long long level = BS_LEVEL_DEFAULT, threads;
 
 static const struct bs_opt opts[] = {
 	{ 'b', "base", BS_OPT_STR, &base_path, "BASE", "the base: a safetensors file, a model folder or a .bs file", "file" },
 	{ 'a', "auto", BS_OPT_FLAG, &autopick, NULL, "the operands are candidate bases: pick the best (stream on stdin)", NULL },
+	{ 'T', "threads", BS_OPT_INT, &threads, "N", "choose residuals on N threads (default: all cores)", NULL },
 	{ 'l', "level", BS_OPT_INT, &level, "LEVEL", "level at which residuals are trial-coded (default 3)", NULL },
 	{ 'o', "output", BS_OPT_STR, &output, "FILE", "write to FILE (by rename when complete) instead of stdout", "file" },
 	{ 'f', "force", BS_OPT_FLAG, &force, NULL, "write to a terminal anyway", NULL },
@@ -24,7 +25,7 @@ static const struct bs_opt opts[] = {
 };
 
 static const struct bs_prog prog = {
-	"bs-delta", "{--base BASE [STREAM] | --auto BASE...} [-l LEVEL] [-o FILE]",
+	"bs-delta", "{--base BASE [STREAM] | --auto BASE...} [-T N] [-l LEVEL] [-o FILE]",
 	"Write a stream (STREAM, or stdin) as a delta against a base model.",
 	opts, 0, -1
 };
@@ -132,12 +133,35 @@ pick_base(int fd, char **cand, int ncand)
 
 /* -------------------------------------------------------------- delta */
 
+/*
+ * Everything written goes through an ordered pool as a job, so that the
+ * residuals of delta chunks are chosen and coded on worker threads while
+ * the output keeps the input's order.  The main thread reads, checks,
+ * compares against the base and decides kinds; emit() writes.
+ */
+enum { J_COPY, J_TENSOR, J_CHUNK, J_DELTA, J_TEND, J_END };
+
+struct job {
+	int op;
+	struct bs_frame *f;		/* J_COPY, J_CHUNK, J_DELTA, J_TEND: the frame read */
+	const struct bs_frame *same;	/* J_COPY of a frame owned elsewhere */
+	struct bs_frame *tensor;	/* J_TEND: the tensor's frame, freed after */
+	struct bs_tensor_info ti;	/* J_TENSOR */
+	struct bs_tend_info te;		/* J_TEND */
+	struct bs_chunk_info ci;	/* J_CHUNK, J_DELTA: as written */
+	const uint8_t *data;		/* J_CHUNK: ci.raw_len bytes */
+	uint8_t *buf;			/* malloc'd: decoded raw bytes, or J_CHUNK data */
+	uint8_t *base, *res, *coded;	/* J_DELTA */
+	size_t coded_len;
+	int dtype, err;
+};
+
 struct ctx {
 	struct bs_model *base;
 	struct bs_writer *w;
 	struct bs_reader *r;
+	struct bs_pool *pool;
 	struct bs_xxh128_state *h;
-	uint8_t *raw, *basebuf, *res, *coded;
 	/* the current tensor */
 	struct bs_frame *tensor;	/* its TENSOR frame as read */
 	const struct bs_model_entry *match;
@@ -163,23 +187,114 @@ tname(const struct bs_tensor_info *t)
 	return buf;
 }
 
+/* Worker: choose and make the residual of one chunk. */
+static void
+run_delta(void *arg)
+{
+	struct job *j = arg;
+	const uint8_t *raw = j->buf ? j->buf : j->f->payload;
+	size_t n = j->ci.raw_len ? j->ci.raw_len : 1;
+	int x;
+
+	if (!(j->res = malloc(n)) || !(j->coded = malloc(n))) {
+		j->err = BS_ENOMEM;
+		return;
+	}
+	x = bs_delta_choose(j->dtype, raw, j->base, j->ci.offset, j->ci.raw_len, (int)level,
+	    j->res, j->coded, &j->coded_len, &j->ci.codec);
+	if (x < 0)
+		j->err = x;
+	else
+		j->ci.transform = (uint8_t)x;
+}
+
+static void
+emit(struct ctx *c, struct job *j)
+{
+	int rc = 0;
+
+	switch (j->op) {
+	case J_COPY:
+		rc = bs_writer_copy(c->w, j->f ? j->f : j->same);
+		break;
+	case J_TENSOR:
+		rc = bs_writer_tensor(c->w, &j->ti);
+		break;
+	case J_CHUNK:
+		rc = bs_writer_chunk(c->w, &j->ci, j->data, j->ci.raw_len);
+		break;
+	case J_DELTA:
+		if (j->err < 0)
+			bs_die(bs_err_status(j->err), "%s: frame %llu: residual: out of memory",
+			    bs_reader_name(c->r), (unsigned long long)j->f->number);
+		rc = bs_writer_chunk(c->w, &j->ci, j->ci.codec == BS_C_NONE ? j->res : j->coded,
+		    j->coded_len);
+		break;
+	case J_TEND:
+		rc = j->f ? bs_writer_copy(c->w, j->f) : bs_writer_tend(c->w, &j->te);
+		break;
+	case J_END:
+		rc = bs_writer_end(c->w);
+		break;
+	}
+	if (rc < 0)
+		wdie(c);
+	bs_frame_free(j->f);
+	bs_frame_free(j->tensor);
+	free(j->buf);
+	free(j->base);
+	free(j->res);
+	free(j->coded);
+	free(j);
+}
+
+/* Queue a job (run: on a worker), writing finished ones to make room. */
+static void
+submit(struct ctx *c, struct job *j, int run)
+{
+	while (bs_pool_full(c->pool))
+		emit(c, bs_pool_take(c->pool));
+	bs_pool_submit(c->pool, j, run);
+}
+
+static struct job *
+job_new(int op)
+{
+	struct job *j = calloc(1, sizeof *j);
+
+	if (!j)
+		bs_die(2, "out of memory");
+	j->op = op;
+	return j;
+}
+
+static void
+put_copy(struct ctx *c, struct bs_frame *f)
+{
+	struct job *j = job_new(J_COPY);
+
+	j->f = f;
+	submit(c, j, 0);
+}
+
 /* Write the TENSOR frame of the current tensor as kind, with its base. */
 static void
 put_tensor(struct ctx *c, int kind)
 {
-	struct bs_tensor_info ti = c->tensor->u.tensor;
+	struct job *j = job_new(J_TENSOR);
+	struct bs_tensor_info *ti = &j->ti;
 
-	ti.kind = (uint8_t)kind;
+	*ti = c->tensor->u.tensor;
+	ti->kind = (uint8_t)kind;
 	if (kind == BS_T_DELTA || kind == BS_T_REF) {
-		ti.base_hash = c->base_hash;
+		ti->base_hash = c->base_hash;
 		/* an empty base name: the base tensor of the same name */
-		ti.base_name = c->match->name;
-		ti.base_name_len = 0;
-		if (kind == BS_T_REF && ti.size == BS_SIZE_UNKNOWN)
-			ti.size = c->match->size;
+		ti->base_name = c->match->name;
+		ti->base_name_len = 0;
+		if (kind == BS_T_REF && ti->size == BS_SIZE_UNKNOWN)
+			ti->size = c->match->size;
 	}
-	if (bs_writer_tensor(c->w, &ti) < 0)
-		wdie(c);
+	submit(c, j, 0);
 	c->written = 1;
 }
 
@@ -192,13 +307,17 @@ flush_pending(struct ctx *c, int blob)
 
 	for (size_t i = 0; i < c->npending; i++) {
 		struct bs_chunk_info ci = { BS_C_NONE, blob ? BS_X_NONE : BS_X_XOR, c->pending[i], off };
-		if (blob) {
-			if (bs_model_read(c->base, c->match, off, c->basebuf, ci.raw_len, &e) < 0)
-				bs_die(bs_err_status(e.code), "%s", e.msg);
-		} else
-			memset(c->basebuf, 0, ci.raw_len);
-		if (bs_writer_chunk(c->w, &ci, c->basebuf, ci.raw_len) < 0)
-			wdie(c);
+		uint8_t *buf = blob ? malloc(ci.raw_len ? ci.raw_len : 1) : calloc(1, ci.raw_len ? ci.raw_len : 1);
+		struct job *j;
+		if (!buf)
+			bs_die(2, "out of memory");
+		if (blob && bs_model_read(c->base, c->match, off, buf, ci.raw_len, &e) < 0)
+			bs_die(bs_err_status(e.code), "%s", e.msg);
+		j = job_new(J_CHUNK);
+		j->ci = ci;
+		j->buf = buf;
+		j->data = buf;
+		submit(c, j, 0);
 		off += ci.raw_len;
 	}
 	c->npending = 0;
@@ -227,8 +346,10 @@ on_tensor(struct ctx *c, struct bs_frame *f)
 		return;			/* kind decided by the chunks */
 	}
 	c->whole++;
-	if (bs_writer_copy(c->w, f) < 0)
-		wdie(c);
+	/* written as read; the frame stays with c->tensor until its TEND */
+	struct job *j = job_new(J_COPY);
+	j->same = f;
+	submit(c, j, 0);
 	c->written = 1;
 }
 
@@ -238,28 +359,36 @@ on_chunk(struct ctx *c, struct bs_frame *f)
 	const struct bs_chunk_info *ci = &f->u.chunk;
 	const struct bs_tensor_info *t = &c->tensor->u.tensor;
 	const uint8_t *raw = f->payload;
-	int blob = t->kind == BS_T_BLOB, x, rc;
-	struct bs_chunk_info out;
+	int blob = t->kind == BS_T_BLOB, rc;
+	uint8_t *dec = NULL, *basebuf = NULL;
+	struct job *j;
 	struct bs_err e;
-	size_t coded;
+	size_t n = ci->raw_len ? ci->raw_len : 1;
 
 	if (ci->codec != BS_C_NONE) {
-		rc = bs_chunk_decode(ci->codec, t->dtype, f->payload, f->payload_len, c->raw, ci->raw_len);
-		if (rc < 0)
+		dec = bs_xmalloc(n);
+		rc = bs_chunk_decode(ci->codec, t->dtype, f->payload, f->payload_len, dec, ci->raw_len);
+		if (rc < 0) {
+			free(dec);
 			bs_die(bs_err_status(rc), "%s: frame %llu: tensor '%s': payload does not decode",
 			    bs_reader_name(c->r), (unsigned long long)f->number, tname(t));
-		raw = c->raw;
+		}
+		raw = dec;
 	}
 	bs_xxh128_update(c->h, raw, ci->raw_len);
 	if (!c->match) {
-		if (bs_writer_copy(c->w, f) < 0)
-			wdie(c);
+		free(dec);
+		put_copy(c, f);
 		return;
 	}
 	if (ci->offset + ci->raw_len <= c->match->size) {
-		if (bs_model_read(c->base, c->match, ci->offset, c->basebuf, ci->raw_len, &e) < 0)
+		basebuf = bs_xmalloc(n);
+		if (bs_model_read(c->base, c->match, ci->offset, basebuf, ci->raw_len, &e) < 0) {
+			free(dec);
+			free(basebuf);
 			bs_die(bs_err_status(e.code), "%s", e.msg);
-		if (!c->written && memcmp(raw, c->basebuf, ci->raw_len) == 0) {
+		}
+		if (!c->written && memcmp(raw, basebuf, ci->raw_len) == 0) {
 			if (c->npending == c->cap_pending) {
 				c->cap_pending = c->cap_pending ? 2 * c->cap_pending : 64;
 				c->pending = realloc(c->pending, c->cap_pending * sizeof *c->pending);
@@ -267,62 +396,68 @@ on_chunk(struct ctx *c, struct bs_frame *f)
 					bs_die(2, "out of memory");
 			}
 			c->pending[c->npending++] = ci->raw_len;
+			free(dec);
+			free(basebuf);
+			bs_frame_free(f);
 			return;
 		}
-	} else if (!blob)
+	} else if (!blob) {
+		free(dec);
 		bs_die(1, "%s: tensor '%s': chunk past the end of its base", bs_reader_name(c->r), tname(t));
+	}
 	if (!c->written) {
 		/* it differs: a delta (a blob travels whole) */
 		put_tensor(c, blob ? BS_T_BLOB : BS_T_DELTA);
 		blob ? c->whole++ : c->deltas++;
 		flush_pending(c, blob);
 	}
-	out = *ci;
-	out.codec = BS_C_NONE;
+	j = job_new(blob ? J_CHUNK : J_DELTA);
+	j->f = f;
+	j->buf = dec;
+	j->ci = *ci;
+	j->ci.codec = BS_C_NONE;
+	j->dtype = t->dtype;
 	if (blob) {
-		out.transform = BS_X_NONE;
-		if (bs_writer_chunk(c->w, &out, raw, ci->raw_len) < 0)
-			wdie(c);
+		free(basebuf);
+		j->ci.transform = BS_X_NONE;
+		j->data = raw;
+		submit(c, j, 0);
 		return;
 	}
-	x = bs_delta_choose(t->dtype, raw, c->basebuf, ci->offset, ci->raw_len, (int)level,
-	    c->res, c->coded, &coded, &out.codec);
-	if (x < 0)
-		bs_die(2, "out of memory");
-	out.transform = (uint8_t)x;
-	if (bs_writer_chunk(c->w, &out, out.codec == BS_C_NONE ? c->res : c->coded, coded) < 0)
-		wdie(c);
+	j->base = basebuf;
+	submit(c, j, 1);
 }
 
+/* The TEND frame; the tensor's frame goes with it, freed once written. */
 static void
 on_tend(struct ctx *c, struct bs_frame *f)
 {
 	struct bs_hash128 h = bs_xxh128_digest(c->h);
 	const struct bs_tensor_info *t = &c->tensor->u.tensor;
+	struct job *j = job_new(J_TEND);
 
 	if (h.lo != f->u.tend.hash.lo || h.hi != f->u.tend.hash.hi)
 		bs_die(1, "%s: frame %llu: tensor '%s': checksum mismatch (XXH3-128 of its raw bytes)",
 		    bs_reader_name(c->r), (unsigned long long)f->number, tname(t));
+	j->te = f->u.tend;
+	j->f = f;
 	if (!c->written) {
-		struct bs_tend_info te = f->u.tend;
-		if (te.size != c->match->size) {
+		if (j->te.size != c->match->size) {
 			/* a blob that ends before its base's: whole */
 			put_tensor(c, BS_T_BLOB);
 			c->whole++;
 			flush_pending(c, 1);
-			if (bs_writer_copy(c->w, f) < 0)
-				wdie(c);
-			return;
+		} else {
+			put_tensor(c, BS_T_REF);
+			c->refs++;
+			j->te.chunks = 0;
+			j->f = NULL;
+			bs_frame_free(f);
 		}
-		put_tensor(c, BS_T_REF);
-		c->refs++;
-		te.chunks = 0;
-		if (bs_writer_tend(c->w, &te) < 0)
-			wdie(c);
-		return;
 	}
-	if (bs_writer_copy(c->w, f) < 0)
-		wdie(c);
+	j->tensor = c->tensor;
+	c->tensor = NULL;
+	submit(c, j, 0);
 }
 
 int
@@ -332,12 +467,14 @@ main(int argc, char *argv[])
 	struct bs_err e = { 0, "" };
 	struct bs_output *out;
 	struct bs_frame *f;
-	int fd, infd = -1, rc;
+	int fd, infd = -1, rc, nthr;
 
 	bs_proginit(argc, argv, "bs-delta");
 	bs_parse_args(&prog, &argc, &argv);
 	if (level < 1 || level > 19)
 		bs_die(2, "--level: must be between 1 and 19");
+	if (threads < 0 || threads > 1024)
+		bs_die(2, "--threads: must be between 0 (all cores) and 1024");
 	if (autopick) {
 		if (base_path)
 			bs_die(2, "--auto and --base exclude each other");
@@ -367,43 +504,51 @@ main(int argc, char *argv[])
 	fd = bs_out_open(output, force, &out);
 	if (!(c.w = bs_writer_open_fd(fd, output ? output : "<stdout>")))
 		bs_die(2, "out of memory");
+	nthr = threads ? (int)threads : bs_ncpu();
 	c.h = bs_xxh128_new();
-	c.raw = bs_xmalloc(BS_MAX_CHUNK);
-	c.basebuf = bs_xmalloc(BS_MAX_CHUNK);
-	c.res = bs_xmalloc(BS_MAX_CHUNK);
-	c.coded = bs_xmalloc(BS_MAX_CHUNK);
-	if (!c.h)
+	c.pool = bs_pool_new(nthr, nthr > 1 ? 3 * nthr : 1, run_delta);
+	if (!c.h || !c.pool)
 		bs_die(2, "out of memory");
 	while ((rc = bs_reader_next(c.r, &f)) == 0) {
 		switch (f->type) {
 		case BS_F_TENSOR:
-			bs_frame_free(c.tensor);
+			if (c.tensor)
+				bs_die(1, "%s: frame %llu: tensor record inside a tensor",
+				    bs_reader_name(c.r), (unsigned long long)f->number);
 			on_tensor(&c, f);
-			continue;	/* kept until TEND */
+			break;
 		case BS_F_CHUNK:
+			if (!c.tensor)
+				bs_die(1, "%s: frame %llu: chunk outside a tensor",
+				    bs_reader_name(c.r), (unsigned long long)f->number);
 			on_chunk(&c, f);
 			break;
 		case BS_F_TEND:
+			if (!c.tensor)
+				bs_die(1, "%s: frame %llu: tensor end outside a tensor",
+				    bs_reader_name(c.r), (unsigned long long)f->number);
 			on_tend(&c, f);
 			break;
 		case BS_F_INDEX:
 		case BS_F_PARITY:
-			break;		/* rebuilt, or no longer valid */
+			bs_frame_free(f);	/* rebuilt, or no longer valid */
+			break;
 		case BS_F_END:
-			if (bs_writer_end(c.w) < 0)
-				wdie(&c);
+			bs_frame_free(f);
+			submit(&c, job_new(J_END), 0);
 			break;
 		default:
-			if (bs_writer_copy(c.w, f) < 0)
-				wdie(&c);
+			put_copy(&c, f);
 			break;
 		}
-		bs_frame_free(f);
 	}
+	while (!bs_pool_empty(c.pool))
+		emit(&c, bs_pool_take(c.pool));
 	if (rc < 0) {
 		bs_out_close(out, output, 0);
 		bs_die(bs_err_status(rc), "%s: %s", bs_reader_name(c.r), bs_reader_errmsg(c.r));
 	}
+	bs_pool_free(c.pool);
 	bs_writer_free(c.w);
 	bs_out_close(out, output, 1);
 	bs_info("%s: %llu tensors against %s: %llu references, %llu deltas, %llu whole",
@@ -411,10 +556,6 @@ main(int argc, char *argv[])
 	    (unsigned long long)c.refs, (unsigned long long)c.deltas, (unsigned long long)c.whole);
 	bs_frame_free(c.tensor);
 	free(c.pending);
-	free(c.raw);
-	free(c.basebuf);
-	free(c.res);
-	free(c.coded);
 	bs_xxh128_free(c.h);
 	bs_model_close(c.base);
 	bs_reader_close(c.r);

@@ -11,29 +11,51 @@
 
 static const char *base_path, *output;
 static int force;
+static long long threads;
 
 static const struct bs_opt opts[] = {
 	{ 'b', "base", BS_OPT_STR, &base_path, "BASE", "the base: a safetensors file, a model folder or a .bs file", "file" },
+	{ 'T', "threads", BS_OPT_INT, &threads, "N", "rebuild on N threads (default: all cores)", NULL },
 	{ 'o', "output", BS_OPT_STR, &output, "FILE", "write to FILE (by rename when complete) instead of stdout", "file" },
 	{ 'f', "force", BS_OPT_FLAG, &force, NULL, "write to a terminal anyway", NULL },
 	{ 0, NULL, 0, NULL, NULL, NULL, NULL }
 };
 
 static const struct bs_prog prog = {
-	"bs-patch", "--base BASE [-o FILE] [STREAM]",
+	"bs-patch", "--base BASE [-T N] [-o FILE] [STREAM]",
 	"Rebuild the full raw stream from a delta stream (STREAM, or stdin) and its base.",
 	opts, 0, 1
+};
+
+/*
+ * Every frame written goes through an ordered pool as a job: chunks are
+ * decoded and rebuilt from their residual on worker threads, and emit()
+ * writes them in order, hashing the rebuilt bytes as they go by.
+ */
+enum { J_COPY, J_TENSOR, J_CHUNK, J_TEND, J_END };
+
+struct job {
+	int op;
+	struct bs_frame *f;		/* the frame read (J_TENSOR: owned till its TEND) */
+	struct bs_tensor_info ti;	/* J_TENSOR: as written */
+	struct bs_chunk_info ci;	/* J_CHUNK */
+	int dtype, rebuild;		/* J_CHUNK: of its tensor; against base bytes */
+	const uint8_t *data;		/* J_CHUNK: raw_len bytes written */
+	uint8_t *buf, *base;		/* malloc'd */
+	int err;			/* BS_E* of the worker */
 };
 
 struct ctx {
 	struct bs_model *base;
 	struct bs_writer *w;
 	struct bs_reader *r;
+	struct bs_pool *pool;
 	struct bs_xxh128_state *h;
-	uint8_t *raw, *basebuf;
 	uint32_t chunk_size;		/* of the member, for rebuilt references */
-	struct bs_frame *tensor;
+	struct bs_frame *tensor;	/* read side: the current tensor */
 	const struct bs_model_entry *match;
+	struct bs_frame *out_tensor;	/* write side: the tensor being written */
+	int out_match;
 	uint32_t chunks;
 };
 
@@ -54,22 +76,122 @@ wdie(struct ctx *c)
 	bs_die(2, "%s", bs_writer_errmsg(c->w));
 }
 
+/* Worker: decode the chunk and undo its transform against the base. */
 static void
-put_chunk(struct ctx *c, uint64_t off, const uint8_t *p, uint32_t n)
+run_chunk(void *arg)
 {
-	struct bs_chunk_info ci = { BS_C_NONE, BS_X_NONE, n, off };
+	struct job *j = arg;
+	const struct bs_chunk_info *ci = &j->f->u.chunk;
+	size_t n = ci->raw_len ? ci->raw_len : 1;
+	int rc;
 
-	bs_xxh128_update(c->h, p, n);
-	if (bs_writer_chunk(c->w, &ci, p, n) < 0)
+	j->data = j->f->payload;
+	if (ci->codec == BS_C_NONE && !j->rebuild)
+		return;
+	if (!(j->buf = malloc(n))) {
+		j->err = BS_ENOMEM;
+		return;
+	}
+	if (ci->codec != BS_C_NONE) {
+		if ((rc = bs_chunk_decode(ci->codec, j->dtype, j->f->payload, j->f->payload_len,
+		    j->buf, ci->raw_len)) < 0) {
+			j->err = rc;
+			return;
+		}
+		j->data = j->buf;
+	}
+	if (j->rebuild) {
+		if (bs_delta_inverse(ci->transform, j->dtype, j->data, j->base, j->buf, ci->raw_len) < 0) {
+			j->err = BS_EUNSUPPORTED;
+			return;
+		}
+		j->data = j->buf;
+	}
+}
+
+static void
+emit(struct ctx *c, struct job *j)
+{
+	const struct bs_tensor_info *t = c->out_tensor ? &c->out_tensor->u.tensor : NULL;
+	struct bs_frame *f = j->f;
+	int rc = 0;
+
+	switch (j->op) {
+	case J_COPY:
+		rc = bs_writer_copy(c->w, f);
+		break;
+	case J_TENSOR:
+		bs_xxh128_reset(c->h);
+		c->chunks = 0;
+		c->out_tensor = f;
+		c->out_match = j->rebuild;
+		rc = j->rebuild ? bs_writer_tensor(c->w, &j->ti) : bs_writer_copy(c->w, f);
+		j->f = NULL;		/* freed at its TEND */
+		break;
+	case J_CHUNK:
+		if (j->err == BS_EUNSUPPORTED)
+			bs_die(1, "%s: frame %llu at offset %llu: tensor '%s': chunk transform %u does not apply to %s",
+			    bs_reader_name(c->r), (unsigned long long)f->number, (unsigned long long)f->offset,
+			    tname(t->name, t->name_len), f->u.chunk.transform, bs_dtype_name(t->dtype));
+		if (j->err < 0)
+			bs_die(bs_err_status(j->err), "%s: frame %llu at offset %llu: tensor '%s': payload does not decode",
+			    bs_reader_name(c->r), (unsigned long long)f->number,
+			    (unsigned long long)f->offset, tname(t->name, t->name_len));
+		bs_xxh128_update(c->h, j->data, j->ci.raw_len);
+		rc = bs_writer_chunk(c->w, &j->ci, j->data, j->ci.raw_len);
+		c->chunks++;
+		break;
+	case J_TEND: {
+		struct bs_hash128 h = bs_xxh128_digest(c->h);
+		struct bs_tend_info te = f->u.tend;
+		if (h.lo != te.hash.lo || h.hi != te.hash.hi)
+			bs_die(1, "%s: frame %llu at offset %llu: tensor '%s': %s does not match its checksum (XXH3-128)",
+			    bs_reader_name(c->r), (unsigned long long)f->number, (unsigned long long)f->offset,
+			    tname(t->name, t->name_len), c->out_match ? "the rebuilt tensor" : "the tensor");
+		te.chunks = c->chunks;
+		rc = bs_writer_tend(c->w, &te);
+		bs_frame_free(c->out_tensor);
+		c->out_tensor = NULL;
+		break;
+	}
+	case J_END:
+		rc = bs_writer_end(c->w);
+		break;
+	}
+	if (rc < 0)
 		wdie(c);
-	c->chunks++;
+	bs_frame_free(j->f);
+	free(j->buf);
+	free(j->base);
+	free(j);
+}
+
+/* Queue a job (run: on a worker), writing finished ones to make room. */
+static void
+submit(struct ctx *c, struct job *j, int run)
+{
+	while (bs_pool_full(c->pool))
+		emit(c, bs_pool_take(c->pool));
+	bs_pool_submit(c->pool, j, run);
+}
+
+static struct job *
+job_new(int op, struct bs_frame *f)
+{
+	struct job *j = calloc(1, sizeof *j);
+
+	if (!j)
+		bs_die(2, "out of memory");
+	j->op = op;
+	j->f = f;
+	return j;
 }
 
 static void
 on_tensor(struct ctx *c, struct bs_frame *f)
 {
 	const struct bs_tensor_info *t = &f->u.tensor;
-	struct bs_tensor_info ti = *t;
+	struct job *j;
 	const struct bs_model_entry *m;
 	struct bs_hash128 h;
 	struct bs_err e;
@@ -77,11 +199,8 @@ on_tensor(struct ctx *c, struct bs_frame *f)
 
 	c->tensor = f;
 	c->match = NULL;
-	c->chunks = 0;
-	bs_xxh128_reset(c->h);
 	if (t->kind != BS_T_DELTA && t->kind != BS_T_REF) {
-		if (bs_writer_copy(c->w, f) < 0)
-			wdie(c);
+		submit(c, job_new(J_TENSOR, f), 0);	/* copied as read */
 		return;
 	}
 	if (t->base_name_len == 0)	/* the base tensor of the same name */
@@ -102,21 +221,29 @@ on_tensor(struct ctx *c, struct bs_frame *f)
 		bs_die(1, "%s: tensor '%s': base tensor '%s' in %s does not match the one the delta was made against (XXH3-128 differs): wrong or modified base",
 		    bs_reader_name(c->r), tname(t->name, t->name_len), m->name, bs_model_path(c->base));
 	c->match = m;
-	ti.kind = blob ? BS_T_BLOB : BS_T_TENSOR;
-	ti.base_name = NULL;
-	ti.base_name_len = 0;
-	memset(&ti.base_hash, 0, sizeof ti.base_hash);
-	if (bs_writer_tensor(c->w, &ti) < 0)
-		wdie(c);
+	j = job_new(J_TENSOR, f);
+	j->ti = *t;
+	j->ti.kind = blob ? BS_T_BLOB : BS_T_TENSOR;
+	j->ti.base_name = NULL;
+	j->ti.base_name_len = 0;
+	memset(&j->ti.base_hash, 0, sizeof j->ti.base_hash);
+	j->rebuild = 1;
+	submit(c, j, 0);
 	if (t->kind == BS_T_REF) {
 		/* the base's bytes, cut as bs-split cuts them */
 		uint64_t off = 0;
 		uint32_t cs = c->chunk_size && c->chunk_size <= BS_MAX_CHUNK ? c->chunk_size : BS_DEFAULT_CHUNK;
 		while (off < m->size) {
 			uint32_t n = m->size - off < cs ? (uint32_t)(m->size - off) : cs;
-			if (bs_model_read(c->base, m, off, c->basebuf, n, &e) < 0)
+			struct bs_chunk_info ci = { BS_C_NONE, BS_X_NONE, n, off };
+			uint8_t *buf = bs_xmalloc(n);
+			if (bs_model_read(c->base, m, off, buf, n, &e) < 0)
 				bs_die(bs_err_status(e.code), "%s", e.msg);
-			put_chunk(c, off, c->basebuf, n);
+			j = job_new(J_CHUNK, NULL);
+			j->buf = buf;
+			j->ci = ci;
+			j->data = j->buf;
+			submit(c, j, 0);
 			off += n;
 		}
 	}
@@ -126,48 +253,21 @@ static void
 on_chunk(struct ctx *c, struct bs_frame *f)
 {
 	const struct bs_chunk_info *ci = &f->u.chunk;
-	const struct bs_tensor_info *t = &c->tensor->u.tensor;
-	const uint8_t *raw = f->payload;
+	struct job *j;
 	struct bs_err e;
-	int rc;
+	uint8_t *base = NULL;
 
-	if (ci->codec != BS_C_NONE) {
-		rc = bs_chunk_decode(ci->codec, t->dtype, f->payload, f->payload_len, c->raw, ci->raw_len);
-		if (rc < 0)
-			bs_die(bs_err_status(rc), "%s: frame %llu at offset %llu: tensor '%s': payload does not decode",
-			    bs_reader_name(c->r), (unsigned long long)f->number,
-			    (unsigned long long)f->offset, tname(t->name, t->name_len));
-		raw = c->raw;
-	}
 	if (c->match) {
-		if (bs_model_read(c->base, c->match, ci->offset, c->basebuf, ci->raw_len, &e) < 0)
+		base = bs_xmalloc(ci->raw_len ? ci->raw_len : 1);
+		if (bs_model_read(c->base, c->match, ci->offset, base, ci->raw_len, &e) < 0)
 			bs_die(bs_err_status(e.code), "%s", e.msg);
-		rc = bs_delta_inverse(ci->transform, t->dtype, raw, c->basebuf, c->raw, ci->raw_len);
-		if (rc < 0)
-			bs_die(1, "%s: frame %llu at offset %llu: tensor '%s': chunk transform %u does not apply to %s",
-			    bs_reader_name(c->r), (unsigned long long)f->number, (unsigned long long)f->offset,
-			    tname(t->name, t->name_len), ci->transform, bs_dtype_name(t->dtype));
-		raw = c->raw;
 	}
-	put_chunk(c, ci->offset, raw, ci->raw_len);
-}
-
-static void
-on_tend(struct ctx *c, struct bs_frame *f)
-{
-	struct bs_hash128 h = bs_xxh128_digest(c->h);
-	const struct bs_tensor_info *t = &c->tensor->u.tensor;
-	struct bs_tend_info te = f->u.tend;
-
-	if (h.lo != te.hash.lo || h.hi != te.hash.hi)
-		bs_die(1, "%s: frame %llu at offset %llu: tensor '%s': %s does not match its checksum (XXH3-128)",
-		    bs_reader_name(c->r), (unsigned long long)f->number, (unsigned long long)f->offset,
-		    tname(t->name, t->name_len), c->match ? "the rebuilt tensor" : "the tensor");
-	te.chunks = c->chunks;
-	if (bs_writer_tend(c->w, &te) < 0)
-		wdie(c);
-	bs_frame_free(c->tensor);
-	c->tensor = NULL;
+	j = job_new(J_CHUNK, f);
+	j->dtype = c->tensor->u.tensor.dtype;
+	j->ci = (struct bs_chunk_info){ BS_C_NONE, BS_X_NONE, ci->raw_len, ci->offset };
+	j->rebuild = base != NULL;
+	j->base = base;
+	submit(c, j, 1);
 }
 
 int
@@ -178,12 +278,14 @@ main(int argc, char *argv[])
 	struct bs_output *out;
 	struct bs_frame *f;
 	const char *in;
-	int fd, rc;
+	int fd, rc, nthr;
 
 	bs_proginit(argc, argv, "bs-patch");
 	bs_parse_args(&prog, &argc, &argv);
 	if (!base_path)
 		bs_die(2, "no base: give --base BASE");
+	if (threads < 0 || threads > 1024)
+		bs_die(2, "--threads: must be between 0 (all cores) and 1024");
 	in = argc ? argv[0] : "-";
 	memset(&c, 0, sizeof c);
 	if (bs_model_open(base_path, &c.base, &e) < 0)
@@ -193,47 +295,56 @@ main(int argc, char *argv[])
 	fd = bs_out_open(output, force, &out);
 	if (!(c.w = bs_writer_open_fd(fd, output ? output : "<stdout>")))
 		bs_die(2, "out of memory");
+	nthr = threads ? (int)threads : bs_ncpu();
 	c.h = bs_xxh128_new();
-	c.raw = bs_xmalloc(BS_MAX_CHUNK);
-	c.basebuf = bs_xmalloc(BS_MAX_CHUNK);
-	if (!c.h)
+	c.pool = bs_pool_new(nthr, nthr > 1 ? 3 * nthr : 1, run_chunk);
+	if (!c.h || !c.pool)
 		bs_die(2, "out of memory");
 	while ((rc = bs_reader_next(c.r, &f)) == 0) {
 		switch (f->type) {
 		case BS_F_STREAM:
 			c.chunk_size = f->u.stream.chunk_size;
-			if (bs_writer_copy(c.w, f) < 0)
-				wdie(&c);
+			submit(&c, job_new(J_COPY, f), 0);
 			break;
 		case BS_F_TENSOR:
+			if (c.tensor)
+				bs_die(1, "%s: frame %llu: tensor record inside a tensor",
+				    bs_reader_name(c.r), (unsigned long long)f->number);
 			on_tensor(&c, f);
-			continue;	/* kept until TEND */
+			break;
 		case BS_F_CHUNK:
+			if (!c.tensor)
+				bs_die(1, "%s: frame %llu: chunk outside a tensor",
+				    bs_reader_name(c.r), (unsigned long long)f->number);
 			on_chunk(&c, f);
 			break;
 		case BS_F_TEND:
-			on_tend(&c, f);
+			if (!c.tensor)
+				bs_die(1, "%s: frame %llu: tensor end outside a tensor",
+				    bs_reader_name(c.r), (unsigned long long)f->number);
+			c.tensor = NULL;
+			submit(&c, job_new(J_TEND, f), 0);
 			break;
 		case BS_F_INDEX:
 		case BS_F_PARITY:
-			break;		/* rebuilt, or no longer valid */
+			bs_frame_free(f);	/* rebuilt, or no longer valid */
+			break;
 		case BS_F_END:
-			if (bs_writer_end(c.w) < 0)
-				wdie(&c);
+			submit(&c, job_new(J_END, f), 0);
 			break;
 		default:
-			if (bs_writer_copy(c.w, f) < 0)
-				wdie(&c);
+			submit(&c, job_new(J_COPY, f), 0);
 			break;
 		}
-		bs_frame_free(f);
 	}
+	while (!bs_pool_empty(c.pool))
+		emit(&c, bs_pool_take(c.pool));
 	if (rc < 0)
 		bs_die(bs_err_status(rc), "%s: %s", bs_reader_name(c.r), bs_reader_errmsg(c.r));
+	bs_pool_free(c.pool);
 	bs_writer_free(c.w);
 	bs_out_close(out, output, 1);
-	free(c.raw);
-	free(c.basebuf);
+	bs_frame_free(c.out_tensor);
 	bs_xxh128_free(c.h);
 	bs_model_close(c.base);
 	bs_reader_close(c.r);

@@ -19,6 +19,7 @@
  *            LSB first; R = ceil(total / 8), padding bits 0
  *   t bytes  raw_len % 2 trailing byte, stored as is
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,6 +55,104 @@ bitlen(unsigned v)
 	return v ? 32 - (unsigned)__builtin_clz(v) : 0;
 }
 
+/* The K = 2 symbol of every 16-bit value, made once. */
+static uint8_t sym2_of[1 << 16];
+static pthread_once_t sym2_once = PTHREAD_ONCE_INIT;
+
+static void
+sym2_init(void)
+{
+	for (unsigned w = 0; w < (1u << 16); w++) {
+		unsigned L = bitlen(w);
+		sym2_of[w] = (uint8_t)(L << 2 | (L > 2 ? (w >> (L - 3)) & 3 : L == 2 ? (w & 1) : 0));
+	}
+}
+
+/*
+ * Histogram of the K = 2 symbol of every value, plain (h[0]) and zig-zagged
+ * (h[1]); derive_counts makes the K = 1 and K = 0 ones from it.  Four
+ * interleaved tables keep stores to one counter from serialising.
+ */
+static void
+delta_histogram(const uint8_t *raw, size_t n, uint32_t h[2][3][17 << 2])
+{
+	uint32_t part[4][2][17 << 2];
+	size_t i = 0;
+
+	pthread_once(&sym2_once, sym2_init);
+	memset(part, 0, sizeof part);
+#define ONE(q, v) do {							\
+		unsigned w0 = (v);					\
+		part[q][0][sym2_of[w0]]++;				\
+		part[q][1][sym2_of[zz16(w0)]]++;			\
+	} while (0)
+	for (; i + 4 <= n; i += 4) {
+		uint64_t g = get64(raw + 2 * i);
+		ONE(0, (unsigned)(g & 0xffff));
+		ONE(1, (unsigned)(g >> 16 & 0xffff));
+		ONE(2, (unsigned)(g >> 32 & 0xffff));
+		ONE(3, (unsigned)(g >> 48));
+	}
+	for (; i < n; i++)
+		ONE(0, get16(raw + 2 * i));
+#undef ONE
+	for (int z = 0; z < 2; z++)
+		for (unsigned s = 0; s < (17u << 2); s++)
+			h[z][2][s] = part[0][z][s] + part[1][z][s] + part[2][z][s] + part[3][z][s];
+}
+
+/* From c[2] (K = 2 counts) fill c[1], c[0] and the low-bit totals ex[K]. */
+static void
+derive_counts(uint32_t c[3][17 << 2], uint64_t ex[3])
+{
+	for (unsigned L = 0; L <= 16; L++)
+		for (unsigned top = 0; top < 4; top++) {
+			uint32_t k = c[2][L << 2 | top];
+			unsigned k2 = L > 1 ? (L - 1 < 2 ? L - 1 : 2) : 0;
+			unsigned k1 = L > 1 ? 1 : 0;
+			if (!k)
+				continue;
+			c[1][L << 1 | (k2 ? top >> (k2 - k1) : 0)] += k;
+			c[0][L] += k;
+			for (unsigned K = 0; K < 3; K++)
+				ex[K] += (uint64_t)k * (L > 1 + K ? L - 1 - K : 0);
+		}
+}
+
+/* Histograms of raw (n values) and the cheapest mode: returns its bits. */
+static double
+best_mode(const uint8_t *raw, size_t n, uint32_t cnt[2][3][17 << 2],
+    uint64_t extra[2][3], int *bz, int *bk)
+{
+	double best = 0;
+
+	memset(cnt, 0, 2 * sizeof cnt[0]);
+	memset(extra, 0, 2 * sizeof extra[0]);
+	delta_histogram(raw, n, cnt);
+	for (int z = 0; z < 2; z++)
+		derive_counts(cnt[z], extra[z]);
+	*bz = -1;
+	for (int z = 0; z < 2; z++)
+		for (unsigned K = 0; K < 3; K++) {
+			double bits = bs_ent_estimate(cnt[z][K], NSYM(K)) + (double)extra[z][K];
+			if (*bz < 0 || bits < best)
+				best = bits, *bz = z, *bk = (int)K;
+		}
+	return best;
+}
+
+double
+bs_delta_codec_estimate(const uint8_t *raw, size_t raw_len)
+{
+	uint32_t cnt[2][3][17 << 2];
+	uint64_t extra[2][3];
+	int bz, bk;
+
+	if (raw_len / 2 < 16)
+		return (double)raw_len;
+	return best_mode(raw, raw_len / 2, cnt, extra, &bz, &bk) / 8 + 5 + (raw_len & 1);
+}
+
 static long
 delta_encode(int dtype, const uint8_t *raw, size_t raw_len, uint8_t *out,
     size_t cap, int level)
@@ -61,8 +160,8 @@ delta_encode(int dtype, const uint8_t *raw, size_t raw_len, uint8_t *out,
 	size_t n = raw_len / 2, t = raw_len & 1, pos, nbits;
 	uint32_t cnt[2][3][17 << 2], cnt256[256];
 	uint64_t extra[2][3];
-	double best = 0;
-	int bz = -1, bk = 0;
+	double best;
+	int bz = 0, bk = 0;
 	uint8_t *sym;
 	uint64_t acc = 0;
 	unsigned used = 0;
@@ -71,26 +170,7 @@ delta_encode(int dtype, const uint8_t *raw, size_t raw_len, uint8_t *out,
 	(void)dtype, (void)level;
 	if (n < 16 || cap < 5 + t + 16)
 		return 0;
-	memset(cnt, 0, sizeof cnt);
-	memset(extra, 0, sizeof extra);
-	for (size_t i = 0; i < n; i++) {
-		unsigned v = get16(raw + 2 * i);
-		for (int z = 0; z < 2; z++) {
-			unsigned w = z ? zz16(v) : v, L = bitlen(w);
-			for (unsigned K = 0; K < 3; K++) {
-				unsigned k = L > 1 ? (L - 1 < K ? L - 1 : K) : 0;
-				unsigned top = k ? (w >> (L - 1 - k)) & ((1u << k) - 1) : 0;
-				cnt[z][K][(L << K) | top]++;
-				extra[z][K] += L > 1 + k ? L - 1 - k : 0;
-			}
-		}
-	}
-	for (int z = 0; z < 2; z++)
-		for (unsigned K = 0; K < 3; K++) {
-			double bits = bs_ent_estimate(cnt[z][K], NSYM(K)) + (double)extra[z][K];
-			if (bz < 0 || bits < best)
-				best = bits, bz = z, bk = (int)K;
-		}
+	best = best_mode(raw, n, cnt, extra, &bz, &bk);
 	if (best / 8 + 5 + t >= (double)cap)
 		return 0;
 	if (!(sym = malloc(n)))

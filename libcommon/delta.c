@@ -108,16 +108,28 @@ bs_delta_inverse(int x, int dtype, const uint8_t *res, const uint8_t *base,
 	return BS_EUNSUPPORTED;
 }
 
+/*
+ * Which candidates are worth coding: for 16-bit float residuals, the delta
+ * codec's estimate of each (one histogram pass) rules out those well behind
+ * the best; the others are coded as before.  NONE is judged by the same
+ * estimate, which overrates raw values (a float codec does better on them),
+ * hence its wider margin.
+ */
+#define CLOSE_RESIDUAL 1.08	/* keep XOR/SUB within 8% of the best */
+#define CLOSE_NONE 1.6		/* keep NONE within 60% */
+
 int
 bs_delta_choose(int dtype, const uint8_t *val, const uint8_t *base,
     uint64_t offset, size_t n, int level, uint8_t *res, uint8_t *coded,
     size_t *coded_len, uint8_t *codec)
 {
 	static const int cand[] = { BS_X_XOR, BS_X_SUB, BS_X_NONE };
+	enum { NC = sizeof cand / sizeof cand[0] };
 	const struct bs_codec *dc = bs_codec_by_id(BS_C_DELTA);
 	uint8_t *trial = NULL, *buf = NULL, c;
 	size_t best = SIZE_MAX;
-	int bestx = BS_X_XOR;
+	int bestx = BS_X_XOR, use[NC];
+	double est[NC], low = 0;
 
 	*codec = BS_C_NONE;
 	*coded_len = n;
@@ -127,9 +139,24 @@ bs_delta_choose(int dtype, const uint8_t *val, const uint8_t *base,
 		free(trial);
 		return BS_ENOMEM;
 	}
-	for (size_t i = 0; i < sizeof cand / sizeof cand[0]; i++) {
+	for (size_t i = 0; i < NC; i++)
+		use[i] = bs_delta_transform_ok(cand[i], dtype, offset, n);
+	if (dc && dc->accepts(dtype) && n >= 64) {
+		for (size_t i = 0; i < NC; i++) {
+			if (!use[i])
+				continue;
+			bs_delta_forward(cand[i], dtype, val, base, trial, n);
+			est[i] = bs_delta_codec_estimate(trial, n);
+			if (cand[i] != BS_X_NONE && (low == 0 || est[i] < low))
+				low = est[i];
+		}
+		for (size_t i = 0; i < NC && low > 0; i++)
+			if (use[i] && est[i] > low * (cand[i] == BS_X_NONE ? CLOSE_NONE : CLOSE_RESIDUAL))
+				use[i] = 0;
+	}
+	for (size_t i = 0; i < NC; i++) {
 		long len;
-		if (!bs_delta_transform_ok(cand[i], dtype, offset, n))
+		if (!use[i])
 			continue;
 		bs_delta_forward(cand[i], dtype, val, base, trial, n);
 		len = bs_chunk_encode(dtype, trial, n, buf, level, NULL, &c);

@@ -70,6 +70,20 @@ if [ -z "$BS_QUICK" ]; then
 	ok $? "identical checkpoint: restored byte for byte"
 fi
 
+# ------------------------------------------------------------ threads
+bs-delta -T 1 --base "$S/stories260k" < "$T/d1.raw" > "$T/t1.delta" &&
+    bs-delta -T 2 --base "$S/stories260k" < "$T/d1.raw" > "$T/t2.delta" &&
+    cmp -s "$T/t1.delta" "$T/t2.delta" && [ -s "$T/t1.delta" ]
+ok $? "bs-delta: -T 1 and -T 2 write the same delta"
+bs-patch -T 1 --base "$S/stories260k" < "$T/d1.patch" > "$T/t1.out" &&
+    bs-patch -T 2 --base "$S/stories260k" < "$T/d1.patch" > "$T/t2.out" &&
+    cmp -s "$T/t1.out" "$T/t2.out" && cmp -s "$T/t1.out" "$T/d1.raw"
+ok $? "bs-patch: -T 1 and -T 2 rebuild the same stream"
+bs-split -c 4096 "$S/stories260k-ft" > "$T/small.raw"
+bs-delta -T 3 --base "$S/stories260k" < "$T/small.raw" | bs-encode -T 2 |
+    bs-patch -T 3 --base "$S/stories260k" | cmp -s - "$T/small.raw"
+ok $? "4 KiB chunks on 3 threads: round trip"
+
 # ------------------------------------------------------ a wrong base
 expect_fail 1 - "patch against the fine-tune instead of the base: exit 1" -- \
     bs-patch --base "$S/stories260k-ft" "$T/d1.patch"
