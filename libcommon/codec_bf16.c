@@ -4,7 +4,7 @@
  * Method: each 16-bit value is split into its top b bits (sign, the 8
  * exponent bits and b - 9 top mantissa bits, 9 <= b <= 14) and its low
  * 16 - b mantissa bits.  The top bits are coded as ONE symbol per value by
- * the static 8-state rANS coder of entropy.c (one table per chunk), which
+ * the static interleaved rANS coder of entropy.c (one table per chunk), which
  * captures the exponent's information together with the skew of the top
  * mantissa bits given the exponent; the low bits are nearly uniform and are
  * stored bit-packed.  b is chosen per chunk from the histogram (cost

@@ -3,7 +3,7 @@
  *
  * Method: as codec_bf16.c with the 5-bit exponent: each 16-bit value is
  * split into its top b bits (sign, 5 exponent bits and b - 6 top mantissa
- * bits, 6 <= b <= 13), coded as one symbol per value by the static 8-state
+ * bits, 6 <= b <= 13), coded as one symbol per value by the static interleaved
  * rANS coder of entropy.c, and its low 16 - b mantissa bits, stored
  * bit-packed.  b is chosen per chunk from the histogram (level >= 7 codes
  * the two best candidates and keeps the smaller).

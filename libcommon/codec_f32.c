@@ -3,7 +3,7 @@
  *
  * Method: each 32-bit value is split into its top b bits (sign, the 8
  * exponent bits and b - 9 top mantissa bits, 9 <= b <= 12), coded as one
- * symbol per value by the static 8-state rANS coder of entropy.c, and its
+ * symbol per value by the static interleaved rANS coder of entropy.c, and its
  * low 32 - b mantissa bits, stored bit-packed (they are close to uniform).
  * A chunk whose values all have zero low 16 bits (BF16 widened to F32) is
  * coded as the BF16 values of its high halves instead.

@@ -1,7 +1,7 @@
 /*
  * codec_f8.c - 8-bit floats (F8_E4M3, F8_E5M2, F8_E8M0).
  *
- * Method: every byte is one symbol of the static 8-state rANS coder of
+ * Method: every byte is one symbol of the static interleaved rANS coder of
  * entropy.c (one frequency table per chunk); the sign, exponent and
  * mantissa of an 8-bit float are all skewed and short enough to code
  * jointly.

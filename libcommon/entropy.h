@@ -1,10 +1,14 @@
 /*
  * entropy.h - internal API of the entropy coder under the float codecs.
  *
- * The coder is a static (two-pass) rANS coder with 8 interleaved 32-bit
- * states and 16-bit renormalisation (states live in [2^15, 2^31)).  A coded
- * section is self-delimiting only through its length, which the caller
- * stores; its layout is:
+ * The coder is a static (two-pass) rANS coder with S interleaved 32-bit
+ * states and 16-bit renormalisation (states live in [2^15, 2^31)): S = 8
+ * for messages of fewer than BS_ENT_MID_N symbols, 16 below BS_ENT_WIDE_N,
+ * 32 from there on (the decoder derives S from the symbol count it is
+ * given; more states let a SIMD decoder overlap several 8-lane dependency
+ * chains, at 4 bytes a state).  A coded section
+ * is self-delimiting only through its length, which the caller stores; its
+ * layout is:
  *
  *   table   a bit-packed (LSB first) frequency table, padded to a byte:
  *             4 bits   scale - 1 (the frequencies sum to 2^scale, 1..15)
@@ -14,13 +18,15 @@
  *                      frequency f as 4 bits (bitlen(f) - 1) and the
  *                      bitlen(f) - 1 bits of f under its top bit.  The last
  *                      frequency is 2^scale minus the others.
- *   states  8 x 32-bit little-endian final encoder states, state 0 first
+ *   states  S x 32-bit little-endian final encoder states, state 0 first
  *   words   the 16-bit little-endian renormalisation words, in the order
  *           the decoder consumes them
  *
- * Symbol i of the message is coded by state i mod 8.  A decoder that ends
- * with every state back at 2^15 and every word consumed has checked the
- * section; anything else is reported as corrupt.
+ * Symbol i of the message is coded by state i mod S; decoding symbol i
+ * renormalises state i mod S (taking the next word) right after it, so
+ * the words of each group of S symbols are consumed in state order.  A
+ * decoder that ends with every state back at 2^15 and every word consumed
+ * has checked the section; anything else is reported as corrupt.
  *
  * The split-float helpers at the end implement the common body of the BF16,
  * F16 and F32 codecs: each value's top bits (sign, exponent and a few
@@ -28,7 +34,10 @@
  * bit-packed.
  *
  * Everything here is reentrant: no global mutable state.  Scratch memory is
- * malloc'd per call and freed before returning.
+ * malloc'd per call and freed before returning.  On x86-64 the decoder
+ * uses an AVX2 loop when the CPU has AVX2 and BMI2 (checked at run time);
+ * it stops and hands over to the portable code at group boundaries, and
+ * both produce the same output from the same section.
  */
 #ifndef BS_ENTROPY_H
 #define BS_ENTROPY_H
@@ -41,7 +50,10 @@
 #ifndef BS_ENT_DEF_SCALE
 #define BS_ENT_DEF_SCALE 12	/* default: decode table of 32 KiB */
 #endif
-#define BS_ENT_STATES 8		/* interleaved rANS states */
+#define BS_ENT_STATES 8		/* interleaved states, short messages */
+#define BS_ENT_STATES_MAX 32	/* at most */
+#define BS_ENT_MID_N 16384	/* 16 states from this many symbols */
+#define BS_ENT_WIDE_N 65536	/* 32 states from this many */
 
 /*
  * Normalise the histogram cnt[0..nsym) to frequencies freq[0..nsym) that

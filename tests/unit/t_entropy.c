@@ -1,7 +1,8 @@
 /*
  * t_entropy.c - unit tests of the rANS coder (libcommon/entropy.c): a
  * known answer, round trips over degenerate and ordinary alphabets and
- * odd lengths, and corrupted sections.  Prints TAP.
+ * odd lengths (around the state-count thresholds too), split-float
+ * sections, and corrupted sections.  Prints TAP.
  *
  *   gcc -O2 -g -Wall -Wextra -Ilibcommon tests/unit/t_entropy.c \
  *       libcommon/entropy.c -o t_entropy && ./t_entropy
@@ -33,6 +34,12 @@ ok(int cond, const char *fmt, ...)
 }
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
+
+static void
+diag_fail(size_t n, int g1, int g2, int g3)
+{
+	printf("# failed at n = %zu: %d %d %d\n", n, g1, g2, g3);
+}
 static uint64_t
 rnd(void)
 {
@@ -92,6 +99,39 @@ rt16(const uint16_t *v, size_t n, unsigned shift, unsigned nsym,
 	return good;
 }
 
+/* BF16-like values: exponent near 0x3c, random sign and mantissa. */
+static void
+fill_bf16(uint16_t *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		v[i] = (uint16_t)((0x3c00 + (__builtin_ctzll(rnd() | 1ull << 20)
+		    << 7)) ^ (rnd() & 0x807f));
+}
+
+/* Split-float round trip of n values of width 2 or 4 into exact-size
+ * buffers; returns 1 on success, *len the section size. */
+static int
+rtsplit(const uint8_t *raw, size_t n, unsigned width, unsigned bmin,
+    unsigned bmax, int level, long *len)
+{
+	size_t cap = width * n + 1024;
+	uint8_t *out = malloc(cap), *dec = malloc(width * n);
+	long r = bs_split_encode(raw, n, width, bmin, bmax, out, cap, level);
+	int good = r > 0;
+
+	*len = r;
+	if (good) {
+		uint8_t *sec = malloc((size_t)r);	/* exact: ASan sees */
+		memcpy(sec, out, (size_t)r);
+		good = bs_split_decode(sec, (size_t)r, n, width, bmin, bmax,
+		    dec) == 0 && memcmp(dec, raw, width * n) == 0;
+		free(sec);
+	}
+	free(out);
+	free(dec);
+	return good;
+}
+
 int
 main(void)
 {
@@ -126,7 +166,8 @@ main(void)
 	}
 	/* degenerate alphabets */
 	memset(b, 7, 100000);
-	{ int g_ = rt8(b, 100000, 12, &len); ok(g_ && len < 64,
+	{ int g_ = rt8(b, 100000, 12, &len); ok(g_ &&
+	    len < 4 * BS_ENT_STATES_MAX + 32,
 	    "one symbol, 100000 times: %ld bytes", len); }
 	{ int g_ = rt8(b, 1, 12, &len); ok(g_, "one symbol, once"); }
 	for (unsigned sc = 1; sc <= 15; sc++) {
@@ -252,6 +293,63 @@ main(void)
 			fine = e == 0 || e == BS_ECORRUPT;
 		}
 		ok(fine, "2000 corrupted 16-bit sections: no crash");
+	}
+	/* split floats around the state-count thresholds (8, 16, 32) */
+	{
+		static const size_t ns[] = { 16, 17, 1000, 16383, 16384, 16391,
+		    65535, 65536, 65536 + 13, 262147 };
+		int good = 1;
+		fill_bf16(w, 1 << 20);
+		for (size_t k = 0; k < sizeof ns / sizeof ns[0]; k++) {
+			const uint8_t *wb = (const uint8_t *)w;
+			int g1 = rtsplit(wb, ns[k], 2, 9, 14, 3, &len);
+			int g2 = rtsplit(wb, ns[k], 2, 6, 13, 7, &len);
+			int g3 = rtsplit(wb, ns[k] / 2 + 16, 4, 9, 12, 3,
+			    &len);
+			if (!(g1 && g2 && g3))
+				diag_fail(ns[k], g1, g2, g3);
+			good &= g1 && g2 && g3;
+		}
+		ok(good, "split-float round trips, n from 16 to 262147");
+		/* 16-bit symbols only, wide and long */
+		good = 1;
+		for (size_t k = 0; k < sizeof ns / sizeof ns[0]; k++)
+			good &= rt16(w, ns[k], 2, 16384, 13, &len);
+		ok(good, "16-bit sections of 14-bit symbols, n to 262147");
+	}
+	/* corrupted long split sections: the SIMD loop meets garbage */
+	{
+		size_t n = 70001, cap = 2 * n + 1024;
+		uint8_t *sec = malloc(cap), *bad = malloc(cap);
+		uint8_t *dec = malloc(2 * n);
+		long r = bs_split_encode((uint8_t *)w, n, 2, 9, 14, sec, cap,
+		    3);
+		int fine = r > 0, caught = 0;
+		for (int t = 0; t < 300 && fine; t++) {
+			size_t l2 = (size_t)r;
+			memcpy(bad, sec, (size_t)r);
+			if (t % 3 == 0)
+				l2 = 1 + rnd() % (size_t)r;
+			else if (t % 3 == 1)
+				bad[rnd() % (size_t)r] ^=
+				    (uint8_t)(1u << (rnd() & 7));
+			else
+				for (size_t i = 1 + rnd() % (size_t)r; i < l2;
+				    i++)
+					bad[i] = (uint8_t)rnd();
+			uint8_t *ex = malloc(l2);	/* exact length */
+			memcpy(ex, bad, l2);
+			int e = bs_split_decode(ex, l2, n, 2, 9, 14, dec);
+			free(ex);
+			fine = e == 0 || e == BS_ECORRUPT;
+			caught += e == BS_ECORRUPT;
+		}
+		ok(fine && caught > 150,
+		    "300 corrupted long split sections: no crash, %d caught",
+		    caught);
+		free(sec);
+		free(bad);
+		free(dec);
 	}
 	free(b);
 	free(w);
