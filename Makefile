@@ -47,6 +47,9 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -c $< -o $@
 
+# XXH3 for AVX2, chosen at run time (hash.c)
+$(BUILD)/libcommon/hash_avx2.o: CFLAGS += -mavx2
+
 $(BUILD)/libcommon.a: $(LIBOBJ)
 	rm -f $@
 	ar rcs $@ $^

@@ -717,7 +717,8 @@ NAME(const struct dtab *t, uint32_t *x, unsigned ns, uint8_t *out,	\
 		DEC_STEP(x6, 6, STORE_); DEC_STEP(x7, 7, STORE_);	\
 		xs[0] = x0; xs[1] = x1; xs[2] = x2; xs[3] = x3;		\
 		xs[4] = x4; xs[5] = x5; xs[6] = x6; xs[7] = x7;		\
-		lp += r;						\
+		if (r)	/* lp is NULL without low bits: no offset */	\
+			lp += r;					\
 	}								\
 	*ip = i;							\
 	*pp = p;							\

@@ -9,24 +9,48 @@
 #include <xxhash.h>
 
 #include "bs.h"
+#include "internal.h"
+
+/* Inputs at least this long use the AVX2 build of XXH3 when the CPU has it. */
+#define AVX2_FROM 1024
+
+static int
+have_avx2(void)
+{
+	static int known = -1;
+
+	if (known < 0)
+		known = __builtin_cpu_supports("avx2") ? 1 : 0;
+	return known;
+}
 
 uint64_t
 bs_xxh64(const void *p, size_t n)
 {
+	if (n >= AVX2_FROM && have_avx2())
+		return bs_xxh64_avx2(p, n);
 	return XXH3_64bits(p, n);
 }
 
 uint32_t
 bs_xxh32(const void *p, size_t n)
 {
-	return (uint32_t)XXH3_64bits(p, n);
+	return (uint32_t)bs_xxh64(p, n);
 }
 
 struct bs_hash128
 bs_xxh128(const void *p, size_t n)
 {
-	XXH128_hash_t h = XXH3_128bits(p, n);
-	struct bs_hash128 r = { h.low64, h.high64 };
+	struct bs_hash128 r;
+	XXH128_hash_t h;
+
+	if (n >= AVX2_FROM && have_avx2()) {
+		bs_xxh128_avx2(p, n, &r.lo, &r.hi);
+		return r;
+	}
+	h = XXH3_128bits(p, n);
+	r.lo = h.low64;
+	r.hi = h.high64;
 	return r;
 }
 
@@ -53,7 +77,10 @@ bs_xxh128_reset(struct bs_xxh128_state *s)
 void
 bs_xxh128_update(struct bs_xxh128_state *s, const void *p, size_t n)
 {
-	XXH3_128bits_update(&s->st, p, n);
+	if (n >= AVX2_FROM && have_avx2())
+		bs_xxh128_update_avx2(&s->st, p, n);
+	else
+		XXH3_128bits_update(&s->st, p, n);
 }
 
 struct bs_hash128

@@ -23,4 +23,9 @@ void bs_frame_header_build(uint8_t *p, uint8_t type, uint8_t flags,
  * (large enough: 80 + rank*8 + name lengths); returns its length. */
 size_t bs_meta_build(uint8_t *m, uint8_t type, const void *info);
 
+/* XXH3 compiled for AVX2 (hash_avx2.c); hash.c dispatches to them. */
+uint64_t bs_xxh64_avx2(const void *p, size_t n);
+void bs_xxh128_avx2(const void *p, size_t n, uint64_t *lo, uint64_t *hi);
+void bs_xxh128_update_avx2(void *state, const void *p, size_t n);
+
 #endif
