@@ -261,6 +261,17 @@ ends_with(const char *s, const char *suffix)
 	return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
+/* Free the strings a list owns, and its array; leaves it empty. */
+static void
+free_list(struct bs_strlist *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free((char *)l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
 static char numbuf[8][32];
 static const char *
 num(long long v)
@@ -484,7 +495,8 @@ salvage(const char *part, struct bs_strlist *done, uint64_t **sizes)
 			done->v = realloc(done->v, (done->n + 1) * sizeof *done->v);
 			if (!done->v)
 				bs_die(2, "out of memory");
-			done->v[done->n++] = strndup(f->u.file.path, f->u.file.path_len);
+			if (!(done->v[done->n++] = strndup(f->u.file.path, f->u.file.path_len)))
+				bs_die(2, "out of memory");
 		}
 		if (t == BS_F_FEND)
 			(*sizes)[kept++] = f->u.fend.size;
@@ -561,6 +573,9 @@ remove_resume_tmp(void)
 		free(f);
 	}
 	rmdir(resume_tmp);
+	free_list(&l);
+	free(resume_tmp);
+	resume_tmp = NULL;
 }
 
 /* A folder of links to the files of src not yet in part: what is left to
@@ -586,12 +601,13 @@ remaining(const char *src, const struct bs_strlist *done, const uint64_t *sizes)
 			bs_die(1, "%s: the partial output holds %s, which %s does not have as it is; remove the .part file",
 			    command_name, done->v[j], src);
 		free(full);
+		free((char *)all.v[i]);
 		all.v[i] = NULL;
 	}
 	for (size_t i = 0; i < all.n; i++)
 		left += all.v[i] != NULL;
 	if (!left)
-		return NULL;
+		goto out;
 	if (!(abs = realpath(src, NULL)))
 		bs_die(2, "%s: %s", src, strerror(errno));
 	resume_tmp = bs_xmalloc(strlen(tmpdir ? tmpdir : "/tmp") + 32);
@@ -618,7 +634,9 @@ remaining(const char *src, const struct bs_strlist *done, const uint64_t *sizes)
 		free(target);
 	}
 	free(abs);
-	return resume_tmp;
+out:
+	free_list(&all);
+	return left ? resume_tmp : NULL;
 }
 
 /* ------------------------------------------------------------ commands */
@@ -685,6 +703,8 @@ do_compress(int argc, char **argv)
 				left = remaining(src, &done, sizes);
 			else if (kept)
 				left = NULL;	/* the one file is whole */
+			free_list(&done);
+			free(sizes);
 		} else if (exists(part) && dry_run)
 			printf("# %s exists: its complete files are kept and only the rest is compressed\n", part);
 		else if (!dry_run) {
@@ -712,6 +732,7 @@ do_compress(int argc, char **argv)
 					arg(p, cand.v[i]);
 				free(c);
 			}
+			free_list(&cand);
 			free(me);
 		}
 		if ((b || auto_delta.n) && level)
@@ -1104,6 +1125,8 @@ remove_bench_dir(void)
 		free(f);
 	}
 	rmdir(bench_dir);
+	free(bench_dir);
+	bench_dir = NULL;
 }
 
 static void
@@ -1118,15 +1141,18 @@ static int
 do_benchmark(int argc, char **argv)
 {
 	const char *src = argv[0], *tmpdir = getenv("TMPDIR");
-	char *raw, *enc, *zst, *q = bs_shell_quote(src);
+	char *raw = NULL, *enc = NULL, *zst = NULL, *zname = NULL, *q;
 	const char *need[] = { "bs-split", "bs-encode", "bs-decode", NULL };
 	int have_zstd = program_exists("zstd");
 	char zlevel[8], zthreads[16];
 	double te, td, tz = -1, tzd = -1;
 	long long rawsize, encsize, zsize = -1;
 	struct bs_pipeline *p;
+	int st = 2;
 
 	need_input(src);
+	if (!(q = bs_shell_quote(src)))
+		bs_die(2, "out of memory");
 
 	snprintf(zlevel, sizeof zlevel, "-%lld", level ? (level > 19 ? 19 : level) : 3);
 	snprintf(zthreads, sizeof zthreads, "-T%lld", threads);
@@ -1144,7 +1170,8 @@ do_benchmark(int argc, char **argv)
 			printf("time zstd -q -d %s -c \"$t/raw.bs.zst\" > /dev/null\n", zthreads);
 		}
 		printf("ls -l \"$t\"; rm -r \"$t\"\n");
-		return 0;
+		st = 0;
+		goto out;
 	}
 	bench_dir = bs_xmalloc(strlen(tmpdir ? tmpdir : "/tmp") + 32);
 	sprintf(bench_dir, "%s/bigsmall-bench.XXXXXX", tmpdir ? tmpdir : "/tmp");
@@ -1160,20 +1187,20 @@ do_benchmark(int argc, char **argv)
 	source_stage(p, src);
 	arg(p, "-o"), arg(p, raw);
 	if (timed(p) < 0)
-		return 2;
+		goto out;
 	p = pipeline();
 	stage(p, "bs-encode");
 	level_threads(p, 1);
 	arg(p, "-o"), arg(p, enc), arg(p, raw);
 	if ((te = timed(p)) < 0)
-		return 2;
+		goto out;
 	p = pipeline();
 	stage(p, "bs-decode");
 	level_threads(p, 0);
 	arg(p, enc);
 	bs_pipeline_stdout(p, "/dev/null");
 	if ((td = timed(p)) < 0)
-		return 2;
+		goto out;
 	if (have_zstd) {
 		p = pipeline();
 		stage(p, "zstd", "-q", zlevel, zthreads, "-f", "-o", zst, raw);
@@ -1189,11 +1216,20 @@ do_benchmark(int argc, char **argv)
 	printf("%s: raw stream %lld bytes; wall-clock times, one run\n", src, rawsize);
 	printf("%-14s %14s %8s %12s %12s\n", "method", "bytes", "ratio", "encode MB/s", "decode MB/s");
 	bench_row("bigsmall", rawsize, encsize, te, td);
-	if (have_zstd && tz >= 0 && tzd >= 0)
-		bench_row(zlevel[1] ? concat("zstd ", zlevel) : "zstd", rawsize, zsize, tz, tzd);
-	else
+	if (have_zstd && tz >= 0 && tzd >= 0) {
+		if (zlevel[1])
+			zname = concat("zstd ", zlevel);
+		bench_row(zname ? zname : "zstd", rawsize, zsize, tz, tzd);
+	} else
 		printf("%-14s (zstd not found or failed)\n", "zstd");
-	return 0;
+	st = 0;
+out:
+	free(q);
+	free(raw);
+	free(enc);
+	free(zst);
+	free(zname);
+	return st;
 }
 
 static int
@@ -1247,6 +1283,7 @@ main(int argc, char *argv[])
 			break;
 	if (i >= argc || strcmp(argv[i], "--") == 0) {
 		bs_parse_args(&top, &argc, &argv);
+		free(argv);	/* the operands bs_parse_args gathered: none used */
 		if (list_commands) {
 			for (size_t k = 0; k < NCOMMANDS; k++)
 				printf("%s\t%.*s\n", commands[k].prog.name + strlen("bigsmall "),
