@@ -1313,6 +1313,14 @@ main(int argc, char *argv[])
 	free(ops);
 	if (level < 0 || level > 19 || threads < 0 || threads > 1024 || sample < 0 || shards < 0)
 		bs_die(2, "%s: -l takes 1..19, -T 0..1024, --sample and --shards a count", command_name);
+	/* an operand that looks like an option reaches the programs as ./NAME */
+	for (i = 0; i < ac; i++)
+		if (av[i][0] == '-' && av[i][1]) {
+			char *dot;
+			if (asprintf(&dot, "./%s", av[i]) < 0)
+				bs_die(2, "out of memory");
+			av[i] = dot;	/* lives as long as the program */
+		}
 	st = c->run(ac, av);
 	free(av);
 	return bs_finish(st);

@@ -185,7 +185,8 @@ commit_all(void)
 {
 	struct pending *sorted = bs_xmalloc((nouts ? nouts : 1) * sizeof *sorted);
 
-	memcpy(sorted, outs, nouts * sizeof *outs);
+	if (nouts)
+		memcpy(sorted, outs, nouts * sizeof *outs);
 	qsort(sorted, nouts, sizeof *sorted, cmp_pending);
 	for (size_t i = 1; i < nouts; i++)
 		if (strcmp(sorted[i - 1].path, sorted[i].path) == 0)
@@ -884,7 +885,7 @@ main(int argc, char *argv[])
 	atexit(remove_made);	/* runs after the outputs are removed */
 	bs_proginit(argc, argv, "bs-reshard");
 	bs_parse_args(&prog, &argc, &argv);
-	if (!outdir)
+	if (!outdir || !*outdir)
 		bs_die(2, "no output folder: give -o DIR");
 	layouts = (size_opt > 0) + (shards_opt > 0) + (join > 0);
 	if (layouts > 1)

@@ -571,6 +571,11 @@ int bs_out_open(const char *path, int force, struct bs_output **o);
 /* Commit the output (ok) or remove it; exits 2 when the commit fails. */
 void bs_out_close(struct bs_output *o, const char *path, int ok);
 
+/* A program that runs others notes each child it starts, and forgets them
+ * once waited for: SIGINT, SIGTERM and SIGHUP are passed on to them. */
+void bs_child_started(pid_t pid);
+void bs_children_done(void);
+
 /* Write all n bytes to fd, surviving short writes and EINTR; -1 on error. */
 int bs_write_all(int fd, const void *p, size_t n);
 /* Read up to n bytes (fewer only at end of file); -1 on error. */

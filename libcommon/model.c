@@ -482,6 +482,10 @@ bs_model_open(const char *path, struct bs_model **mp, struct bs_err *e)
 	if (S_ISDIR(sb.st_mode)) {
 		if ((rc = add_folder(m, path, e)) < 0)
 			goto fail;
+	} else if (!S_ISREG(sb.st_mode) && !S_ISFIFO(sb.st_mode)) {
+		/* a device such as /dev/zero would be spooled without end */
+		rc = bs_err_set(e, BS_EIO, "%s: not a regular file, folder or pipe", path);
+		goto fail;
 	} else {
 		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
 			rc = bs_err_set(e, BS_EIO, "%s: %s", path, strerror(errno));

@@ -434,6 +434,7 @@ bs_pipeline_run(struct bs_pipeline *p, struct bs_err *e)
 			break;
 		}
 		st->pid = pid;
+		bs_child_started(pid);
 		started++;
 		{
 			int err;
@@ -465,6 +466,7 @@ bs_pipeline_run(struct bs_pipeline *p, struct bs_err *e)
 		else
 			st->status = 2;
 	}
+	bs_children_done();
 	if (rc < 0)
 		return rc;
 	for (size_t i = p->n; i-- > 0;) {

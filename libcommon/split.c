@@ -442,7 +442,7 @@ bs_split(const char *path, struct bs_writer *w, const struct bs_split_opts *o,
 	} else if (S_ISDIR(sb.st_mode)) {
 		struct names names = { 0, 0, NULL };
 		rc = walk(s, path, "", &names);
-		if (rc == 0)
+		if (rc == 0 && names.n)
 			qsort(names.v, names.n, sizeof *names.v, cmpstr);
 		for (size_t i = 0; i < names.n; i++) {
 			char *full;

@@ -140,9 +140,28 @@ remove_outputs(void)
 			unlink(o->tmp);
 }
 
+/* Children of a pipeline run by this program: they share its fate. */
+static pid_t children[64];
+static volatile sig_atomic_t nchildren;
+
+void
+bs_child_started(pid_t pid)
+{
+	if (nchildren < (sig_atomic_t)(sizeof children / sizeof children[0]))
+		children[nchildren++] = pid;
+}
+
+void
+bs_children_done(void)
+{
+	nchildren = 0;
+}
+
 static void
 on_signal(int sig)
 {
+	for (sig_atomic_t i = 0; i < nchildren; i++)
+		kill(children[i], sig);
 	remove_outputs();
 	signal(sig, SIG_DFL);
 	raise(sig);
@@ -463,13 +482,30 @@ bs_progress_end(struct bs_progress *p)
 int
 bs_out_open(const char *path, int force, struct bs_output **o)
 {
+	struct stat sb;
+	char *real = NULL;
+
 	*o = NULL;
 	if (!path || strcmp(path, "-") == 0) {
 		bs_refuse_tty(STDOUT_FILENO, force, "a binary stream");
 		return STDOUT_FILENO;
 	}
+	if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+		/* a device or a pipe is written to, never renamed over */
+		int fd;
+		if (S_ISDIR(sb.st_mode))
+			bs_die(2, "%s: is a folder", path);
+		if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0)
+			bs_die(2, "%s: cannot open: %s", path, strerror(errno));
+		bs_refuse_tty(fd, force, "a binary stream");
+		return fd;
+	}
+	/* a symbolic link: the file it points to is replaced, not the link */
+	if (lstat(path, &sb) == 0 && S_ISLNK(sb.st_mode) && (real = realpath(path, NULL)))
+		path = real;
 	if (!(*o = bs_output_open(path)))
 		bs_die(2, "%s: cannot create: %s", path, strerror(errno));
+	free(real);
 	return bs_output_fd(*o);
 }
 
