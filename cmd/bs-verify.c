@@ -21,6 +21,8 @@ static int fast, tee_flag;
 static const char *against, *base_path;
 static struct bs_model *base;
 
+static int force;
+
 static const struct bs_opt opts[] = {
 	{ 0, "fast", BS_OPT_FLAG, &fast, NULL, "check only what needs no decoding: frames and payload checksums", NULL },
 	{ 'n', "sample", BS_OPT_INT, &sample, "N", "decode N tensors spread across the stream, the rest as with --fast", NULL },
@@ -28,11 +30,12 @@ static const struct bs_opt opts[] = {
 	{ 'a', "against", BS_OPT_STR, &against, "PATH", "also compare with the original safetensors file or model folder", "file" },
 	{ 'b', "base", BS_OPT_STR, &base_path, "BASE", "rebuild delta tensors against BASE (model or stream) to check them", "file" },
 	{ 't', "tee", BS_OPT_FLAG, &tee_flag, NULL, "copy the stream to stdout (the report goes to stderr)", NULL },
+	{ 'f', "force", BS_OPT_FLAG, &force, NULL, "with --tee, write to a terminal anyway", NULL },
 	{ 0, NULL, 0, NULL, NULL, NULL, NULL }
 };
 
 static const struct bs_prog prog = {
-	"bs-verify", "[--fast | -n N] [-T N] [-a PATH] [-b BASE] [-t] [STREAM]",
+	"bs-verify", "[--fast | -n N] [-T N] [-a PATH] [-b BASE] [-t [-f]] [STREAM]",
 	"Check every frame, checksum, tensor and file of a bigsmall stream (STREAM, or stdin).",
 	opts, 0, 1
 };
@@ -960,7 +963,7 @@ main(int argc, char *argv[])
 		bs_die(2, "--sample: give a count of 0 or more, and not with --fast");
 	rep = tee_flag ? stderr : stdout;
 	if (tee_flag)
-		bs_refuse_tty(STDOUT_FILENO, 0, "a binary stream");
+		bs_refuse_tty(STDOUT_FILENO, force, "a binary stream");
 	if (against)
 		load_origs(against);
 	if (base_path) {

@@ -90,7 +90,12 @@ la_new(void)
 
 	if (a) {
 		archive_read_support_filter_all(a);
-		archive_read_support_format_all(a);
+		/* real archive formats only: "all" takes mtree, which reads a
+		 * plain text file (a vocabulary, say) as a list of empty files */
+		archive_read_support_format_tar(a);
+		archive_read_support_format_zip(a);
+		archive_read_support_format_cpio(a);
+		archive_read_support_format_7zip(a);
 	}
 	return a;
 }

@@ -53,7 +53,7 @@ bs_usage(const struct bs_prog *p, FILE *f)
 	print_opts(p->opts, f);
 	print_opts(common_opts, f);
 	fprintf(f, "\nExit status: 0 success, 1 bad data, 2 usage or I/O trouble.\n"
-	    "See %s(1) and bs-stream(5).\n", p->name);
+	    "See %.*s(1) and bs-stream(5).\n", (int)strcspn(p->name, " "), p->name);
 }
 
 static void
