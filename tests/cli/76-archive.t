@@ -73,4 +73,11 @@ cat "$T/abs.tar" | bs-split > /dev/null 2>&1; is "$?" 1 "an unsafe path on a pip
 head -c 100000 "$T/m.tar.zst" > "$T/cut.tar.zst"
 expect_fail 1 "$T/x.bs" "a truncated tar.zst is an error" -- bs-split -o "$T/x.bs" "$T/cut.tar.zst"
 
+# a plain text file is not an archive (libarchive's mtree would read a word
+# list as empty files): it travels whole, named or on stdin as a blob
+printf '[PAD]\n[UNK]\nthe\nof\n' > "$T/vocab.txt"
+rm -rf "$T/v"
+bs-split "$T/vocab.txt" | bs-encode | bs-reshard -o "$T/v" && cmp -s "$T/vocab.txt" "$T/v/vocab.txt"
+ok $? "a word list given to bs-split comes back whole"
+
 done_testing
