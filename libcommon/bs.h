@@ -410,8 +410,9 @@ void bs_scan_free(struct bs_scan *s);
 
 /*
  * An ordered work pool: jobs are submitted in order, run on n threads, and
- * taken back in the order they were submitted.  At most depth jobs are in
- * flight, which bounds memory.  With n <= 1 jobs run in the caller.
+ * taken back in the order they were submitted.  At most depth jobs to run
+ * are in flight, which bounds memory (pass-through jobs have 8 x depth + 16
+ * slots besides).  With n <= 1 jobs run in the caller.
  */
 struct bs_pool;
 typedef void (*bs_pool_fn)(void *job);

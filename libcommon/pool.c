@@ -1,8 +1,10 @@
 /*
- * pool.c - an ordered work pool.  Jobs go into a ring of `depth` slots in
- * submission order; worker threads take pending slots oldest first; the
- * caller takes finished jobs back from the head of the ring, so output
- * stays in order and at most `depth` jobs exist at once.
+ * pool.c - an ordered work pool.  Jobs go into a ring in submission order;
+ * worker threads take pending slots oldest first; the caller takes finished
+ * jobs back from the head of the ring, so output stays in order.  At most
+ * `depth` jobs to run are in flight at once, which bounds memory; jobs that
+ * only pass through (small frames between chunks) have room of their own,
+ * so that they do not starve the workers.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -15,13 +17,16 @@ enum { EMPTY, PENDING, RUNNING, DONE };
 struct slot {
 	void *job;
 	int state;
+	int run;		/* a job fn applies to (not a pass-through) */
 };
 
 struct bs_pool {
 	bs_pool_fn fn;
-	int nthreads, depth;
+	int nthreads, depth;	/* depth: jobs to run in flight at most */
+	size_t cap;		/* ring slots: pass-through jobs need room too */
 	struct slot *ring;
 	size_t head, count;	/* oldest slot, slots in use */
+	size_t nrun;		/* slots in use holding jobs to run */
 	size_t next_pending;	/* scan start for workers */
 	int quit;
 	pthread_mutex_t mu;
@@ -48,7 +53,7 @@ worker(void *arg)
 		while (!p->quit) {
 			/* the oldest pending slot */
 			for (size_t i = p->next_pending; i < p->head + p->count; i++) {
-				struct slot *c = &p->ring[i % (size_t)p->depth];
+				struct slot *c = &p->ring[i % p->cap];
 				if (c->state == PENDING) {
 					s = c;
 					p->next_pending = i + 1;
@@ -83,8 +88,9 @@ bs_pool_new(int threads, int depth, bs_pool_fn fn)
 		depth = 1;
 	p->fn = fn;
 	p->depth = depth;
+	p->cap = 8 * (size_t)depth + 16;
 	p->nthreads = threads > 1 ? threads : 0;
-	p->ring = calloc((size_t)depth, sizeof *p->ring);
+	p->ring = calloc(p->cap, sizeof *p->ring);
 	p->threads = calloc((size_t)p->nthreads + 1, sizeof *p->threads);
 	if (!p->ring || !p->threads) {
 		free(p->ring);
@@ -106,7 +112,7 @@ bs_pool_new(int threads, int depth, bs_pool_fn fn)
 int
 bs_pool_full(const struct bs_pool *p)
 {
-	return p->count == (size_t)p->depth;
+	return p->count == p->cap || p->nrun >= (size_t)p->depth;
 }
 
 int
@@ -123,16 +129,20 @@ bs_pool_submit(struct bs_pool *p, void *job, int run)
 	if (p->nthreads == 0) {
 		if (run)
 			p->fn(job);
-		s = &p->ring[(p->head + p->count) % (size_t)p->depth];
+		s = &p->ring[(p->head + p->count) % p->cap];
 		s->job = job;
 		s->state = DONE;
+		s->run = run;
+		p->nrun += run != 0;
 		p->count++;
 		return;
 	}
 	pthread_mutex_lock(&p->mu);
-	s = &p->ring[(p->head + p->count) % (size_t)p->depth];
+	s = &p->ring[(p->head + p->count) % p->cap];
 	s->job = job;
 	s->state = run ? PENDING : DONE;
+	s->run = run;
+	p->nrun += run != 0;
 	p->count++;
 	if (run)
 		pthread_cond_signal(&p->work);
@@ -147,7 +157,7 @@ bs_pool_take(struct bs_pool *p)
 
 	if (p->count == 0)
 		return NULL;
-	s = &p->ring[p->head % (size_t)p->depth];
+	s = &p->ring[p->head % p->cap];
 	if (p->nthreads) {
 		pthread_mutex_lock(&p->mu);
 		while (s->state != DONE)
@@ -156,6 +166,7 @@ bs_pool_take(struct bs_pool *p)
 	job = s->job;
 	s->state = EMPTY;
 	s->job = NULL;
+	p->nrun -= s->run != 0;
 	p->head++;
 	p->count--;
 	if (p->next_pending < p->head)
