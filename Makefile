@@ -13,7 +13,7 @@ MODEL   ?= $(DATA)/models/stories260k
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
-WARN    := -Wall -Wextra -Wshadow -Wno-unused-parameter -Wno-format-truncation
+WARN    := -Wall -Wextra -Wshadow -Wno-unused-parameter -Wno-format-truncation -Wno-missing-field-initializers
 BUILD   ?= build
 BIN     ?= bin
 ifeq ($(SANITIZE),1)

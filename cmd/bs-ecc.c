@@ -35,7 +35,8 @@ static const struct bs_prog prog = {
 	"bs-ecc", "[-k K] [-m M] [-b SIZE] [--backend NAME] [-s FILE] [-r | -c | --list] [-o FILE] [STREAM]",
 	"Add Reed-Solomon parity to a bigsmall stream (STREAM, or stdin), or\n"
 	"check and repair a protected stream.",
-	opts, 0, 1
+	opts, 0, 1,
+	bs_ecc_version
 };
 
 struct input {

@@ -41,7 +41,8 @@ static const struct bs_prog prog = {
 	"bs-fetch", "[-Cs] [-o FILE] [-t PATTERN]... [-r N] [--max-wait SECONDS] [--timeout SECONDS] [-c SIZE] URL|REPO",
 	"Write the bytes of URL, or of a hub repo id (hf:ORG/NAME[@REV][:PATH]),\n"
 	"to stdout; a model repo becomes one raw bigsmall stream.",
-	opts, 1, 1
+	opts, 1, 1,
+	bs_http_version
 };
 
 /* Files of a model folder fetched besides the weights, when present. */

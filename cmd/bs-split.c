@@ -28,7 +28,8 @@ static const struct bs_prog prog = {
 	"bs-split", "[-c SIZE] [-n NAME] [-o FILE] [MODEL]",
 	"Turn a safetensors file, a model folder or an archive of one (tar, tar.gz,\n"
 	"tar.zst, tar.xz, zip; MODEL; - or none: stdin) into a raw bigsmall stream.",
-	opts, 0, 1
+	opts, 0, 1,
+	bs_archive_version
 };
 
 static void

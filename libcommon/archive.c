@@ -323,3 +323,9 @@ out:
 	bs_splitter_free(sp);
 	return rc;
 }
+
+const char *
+bs_archive_version(void)
+{
+	return archive_version_details();
+}

@@ -525,6 +525,7 @@ struct bs_prog {
 	const char *summary;		/* one line */
 	const struct bs_opt *opts;
 	int min_args, max_args;		/* operands; max -1 = any */
+	const char *(*version_extra)(void);	/* more libraries for --version */
 };
 extern int bs_verbose;			/* -v count; -1 with -q */
 extern const char *bs_progname;
@@ -631,6 +632,10 @@ struct bs_http_opts {
 /* NULL on failure with e->msg.  o is copied (its strings are not). */
 struct bs_http *bs_http_new(const struct bs_http_opts *o, struct bs_err *e);
 void bs_http_free(struct bs_http *h);
+/* libarchive's version, for bs-split --version (archive.c). */
+const char *bs_archive_version(void);
+/* liberasurecode's version, for bs-ecc --version (ecc.c). */
+const char *bs_ecc_version(void);
 /* Libcurl's version line, for --version. */
 const char *bs_http_version(void);
 

@@ -1170,3 +1170,13 @@ bs_ecc_free(struct bs_ecc *x)
 	free(x->line);
 	free(x);
 }
+
+const char *
+bs_ecc_version(void)
+{
+	static char v[64];
+	uint32_t n = liberasurecode_get_version();
+
+	snprintf(v, sizeof v, "liberasurecode %u.%u.%u", n >> 16, (n >> 8) & 0xff, n & 0xff);
+	return v;
+}

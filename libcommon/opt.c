@@ -77,6 +77,8 @@ version(const struct bs_prog *p)
 	printf("stream format %d; zstd %s, xxhash %u.%u.%u, jansson %s\n",
 	    BS_STREAM_VERSION, ZSTD_versionString(), XXH_VERSION_MAJOR,
 	    XXH_VERSION_MINOR, XXH_VERSION_RELEASE, jansson_version_str());
+	if (p->version_extra)
+		printf("%s\n", p->version_extra());
 }
 
 static void
