@@ -18,7 +18,7 @@
 
 static const char *outdir;
 static int force, join, bsout;
-static long long size_opt, shards_opt;
+static long long size_opt = -1, shards_opt = -1;	/* -1: not given */
 
 static const struct bs_opt opts[] = {
 	{ 'o', "output-dir", BS_OPT_STR, &outdir, "DIR", "write the files into DIR (created if missing)", "dir" },
@@ -890,13 +890,24 @@ main(int argc, char *argv[])
 	layouts = (size_opt > 0) + (shards_opt > 0) + (join > 0);
 	if (layouts > 1)
 		bs_die(2, "give one of --size, --shards and --join");
-	if (size_opt < 0 || shards_opt < 0 || shards_opt > 99999)
+	if (size_opt == 0 || shards_opt == 0 || shards_opt > 99999)
 		bs_die(2, "--size and --shards need a positive value (at most 99999 shards)");
 	if (bsout && !layouts)
 		bs_die(2, "--bs needs a layout: --size, --shards or --join");
 	in = argc ? argv[0] : "-";
 	if (!(r = bs_reader_open(in)))
 		bs_die(2, "%s: %s", in, strerror(errno));
+	in = bs_reader_name(r);		/* "<stdin>" for standard input */
+	{
+		/* DIR/ and DIR name the same folder: no double slash in names */
+		char *d = strdup(outdir);
+		size_t n = d ? strlen(d) : 0;
+		if (!d)
+			bs_die(2, "out of memory");
+		while (n > 1 && d[n - 1] == '/')
+			d[--n] = 0;
+		outdir = d;
+	}
 	make_outdir();
 	if (layouts)
 		reshard(r);
