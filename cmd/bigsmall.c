@@ -674,7 +674,7 @@ do_compress(int argc, char **argv)
 		bs_die(2, "compress: --delta-from and --auto-delta exclude each other");
 	if (resume && strcmp(src, "-") == 0)
 		bs_die(2, "compress: --resume needs SRC to be a file or a folder");
-	if (!force && exists(out) && strcmp(out, "-") != 0)
+	if (!dry_run && !force && exists(out) && strcmp(out, "-") != 0)
 		bs_die(2, "compress: %s: already exists (-f replaces it)", out);
 	if (b || auto_delta.n)
 		need[k++] = "bs-delta";
