@@ -31,36 +31,16 @@ static long
 f16_encode(int dtype, const uint8_t *raw, size_t raw_len, uint8_t *out,
     size_t cap, int level)
 {
-	size_t n = raw_len / 2, t = raw_len & 1;
-	long r;
-
 	(void)dtype;
-	if (n < 16 || cap <= t)
-		return 0;
-	r = bs_split_encode(raw, n, 2, 6, 13, out, cap - t, level);
-	if (r <= 0)
-		return r;
-	if (t)
-		out[r] = raw[raw_len - 1];
-	return r + (long)t;
+	return bs_split16_encode(raw, raw_len, 6, 13, out, cap, level);
 }
 
 static int
 f16_decode(int dtype, const uint8_t *in, size_t in_len, uint8_t *out,
     size_t raw_len)
 {
-	size_t n = raw_len / 2, t = raw_len & 1;
-	int e;
-
 	(void)dtype;
-	if (in_len < t + 1)
-		return BS_ECORRUPT;
-	e = bs_split_decode(in, in_len - t, n, 2, 6, 13, out);
-	if (e)
-		return e;
-	if (t)
-		out[raw_len - 1] = in[in_len - 1];
-	return 0;
+	return bs_split16_decode(in, in_len, raw_len, 6, 13, out);
 }
 
 const struct bs_codec bs_codec_f16 = {

@@ -1242,3 +1242,36 @@ bs_split_decode(const uint8_t *in, size_t in_len, size_t n, unsigned width,
 	}
 	return 0;
 }
+
+long
+bs_split16_encode(const uint8_t *raw, size_t raw_len, unsigned bmin,
+    unsigned bmax, uint8_t *out, size_t cap, int level)
+{
+	size_t n = raw_len / 2, t = raw_len & 1;
+	long r;
+
+	if (n < 16 || cap <= t)
+		return 0;
+	r = bs_split_encode(raw, n, 2, bmin, bmax, out, cap - t, level);
+	if (r <= 0)
+		return r;
+	if (t)
+		out[r] = raw[raw_len - 1];
+	return r + (long)t;
+}
+
+int
+bs_split16_decode(const uint8_t *in, size_t in_len, size_t raw_len,
+    unsigned bmin, unsigned bmax, uint8_t *out)
+{
+	size_t n = raw_len / 2, t = raw_len & 1;
+	int e;
+
+	if (in_len < t + 1)
+		return BS_ECORRUPT;
+	if ((e = bs_split_decode(in, in_len - t, n, 2, bmin, bmax, out)))
+		return e;
+	if (t)
+		out[raw_len - 1] = in[in_len - 1];
+	return 0;
+}

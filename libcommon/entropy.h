@@ -134,6 +134,17 @@ long bs_split_encode(const uint8_t *raw, size_t n, unsigned width,
 int bs_split_decode(const uint8_t *in, size_t in_len, size_t n,
     unsigned width, unsigned bmin, unsigned bmax, uint8_t *out);
 
+/*
+ * The body of the 16-bit codecs (BF16, F16): a chunk of raw_len bytes is
+ * raw_len / 2 values through bs_split_encode, then its odd last byte, if
+ * any, stored as it is.  Chunks under 16 values are not coded (0).  Same
+ * returns as bs_split_encode / bs_split_decode.
+ */
+long bs_split16_encode(const uint8_t *raw, size_t raw_len, unsigned bmin,
+    unsigned bmax, uint8_t *out, size_t cap, int level);
+int bs_split16_decode(const uint8_t *in, size_t in_len, size_t raw_len,
+    unsigned bmin, unsigned bmax, uint8_t *out);
+
 /* LEB128 helpers.  put returns bytes written (<= 10) or 0 if cap is too
  * small; get returns bytes read or 0 on truncation/overlong (> 9 bytes). */
 size_t bs_ent_varint_put(uint8_t *p, size_t cap, uint64_t v);
