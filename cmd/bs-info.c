@@ -114,18 +114,15 @@ info(const char *path, struct sum *s)
 			tcoded += f->payload_len;
 			s->chunks++;
 			if (sc) {
-				const uint8_t *raw = f->payload;
-				if (f->u.chunk.codec != BS_C_NONE) {
-					if (!buf)
-						buf = bs_xmalloc(BS_MAX_CHUNK);
-					if (bs_chunk_decode(f->u.chunk.codec, tf->u.tensor.dtype, f->payload,
-					    f->payload_len, buf, f->u.chunk.raw_len) < 0) {
-						bs_error("%s: frame %llu at offset %llu: payload does not decode", path,
-						    (unsigned long long)f->number, (unsigned long long)f->offset);
-						bad = 1;
-						break;
-					}
-					raw = buf;
+				const uint8_t *raw;
+				int drc;
+				if (!buf)
+					buf = bs_xmalloc(BS_MAX_CHUNK);
+				if (!(raw = bs_chunk_raw(f, tf->u.tensor.dtype, buf, &drc))) {
+					bs_error("%s: frame %llu at offset %llu: payload does not decode", path,
+					    (unsigned long long)f->number, (unsigned long long)f->offset);
+					bad = 1;
+					break;
 				}
 				bs_scan_update(sc, raw, f->u.chunk.raw_len);
 			}

@@ -39,6 +39,15 @@ static const struct bs_prog prog = {
 
 static const char *in;
 
+/* A chunk that does not decode: bad data, exit 1. */
+static void __attribute__((noreturn))
+die_chunk(const struct bs_frame *f, const struct bs_tensor_info *t, int rc)
+{
+	bs_die(bs_err_status(rc), "%s: frame %llu at offset %llu: tensor '%.*s': payload does not decode",
+	    in, (unsigned long long)f->number, (unsigned long long)f->offset,
+	    (int)t->name_len, t->name);
+}
+
 /* ------------------------------------------------------------ outputs */
 
 /* Every output: closed once written, renamed into place at the end. */
@@ -242,16 +251,10 @@ restore(struct bs_reader *r)
 			break;
 		case BS_F_CHUNK: {
 			const struct bs_chunk_info *c = &f->u.chunk;
-			const uint8_t *raw = f->payload;
+			const uint8_t *raw;
 			t = bs_reader_tensor(r);
-			if (c->codec != BS_C_NONE) {
-				rc = bs_chunk_decode(c->codec, t->dtype, f->payload, f->payload_len, buf, c->raw_len);
-				if (rc < 0)
-					bs_die(bs_err_status(rc), "%s: frame %llu at offset %llu: tensor '%.*s': payload does not decode",
-					    in, (unsigned long long)f->number, (unsigned long long)f->offset,
-					    (int)t->name_len, t->name);
-				raw = buf;
-			}
+			if (!(raw = bs_chunk_raw(f, t->dtype, buf, &rc)))
+				die_chunk(f, t, rc);
 			bs_xxh128_update(xh, raw, c->raw_len);
 			bs_sha256_update(sha, raw, c->raw_len);
 			if (bs_write_all(fd, raw, c->raw_len) < 0)
@@ -725,7 +728,7 @@ reshard(struct bs_reader *r)
 			break;
 		case BS_F_CHUNK: {
 			const struct bs_chunk_info *c = &f->u.chunk;
-			const uint8_t *raw = f->payload;
+			const uint8_t *raw;
 			if (what == SKIP)
 				break;
 			if (bsout) {
@@ -736,14 +739,8 @@ reshard(struct bs_reader *r)
 				break;
 			}
 			t = bs_reader_tensor(r);
-			if (c->codec != BS_C_NONE) {
-				rc = bs_chunk_decode(c->codec, t->dtype, f->payload, f->payload_len, buf, c->raw_len);
-				if (rc < 0)
-					bs_die(bs_err_status(rc), "%s: frame %llu at offset %llu: tensor '%.*s': payload does not decode",
-					    in, (unsigned long long)f->number, (unsigned long long)f->offset,
-					    (int)t->name_len, t->name);
-				raw = buf;
-			}
+			if (!(raw = bs_chunk_raw(f, t->dtype, buf, &rc)))
+				die_chunk(f, t, rc);
 			bs_xxh128_update(xh, raw, c->raw_len);
 			if (what == BLOB) {
 				bs_sha256_update(sha, raw, c->raw_len);

@@ -383,6 +383,11 @@ extern const struct bs_codec *const bs_codecs[];
  */
 long bs_chunk_encode(int dtype, const uint8_t *raw, size_t raw_len,
     uint8_t *out, int level, const char *force_codec, uint8_t *codec);
+/* The raw bytes of CHUNK frame f of a tensor of dtype: its payload when
+ * the chunk is raw, else the payload decoded into buf (raw_len bytes).
+ * NULL with *rc set when it does not decode. */
+const uint8_t *bs_chunk_raw(const struct bs_frame *f, int dtype, uint8_t *buf,
+    int *rc);
 /* Decode one chunk; returns 0 or BS_ECORRUPT/BS_EUNSUPPORTED. */
 int bs_chunk_decode(int codec, int dtype, const uint8_t *in, size_t in_len,
     uint8_t *out, size_t raw_len);

@@ -117,3 +117,16 @@ bs_chunk_decode(int codec, int dtype, const uint8_t *in, size_t in_len,
 		return BS_ECORRUPT;
 	return c->decode(dtype, in, in_len, out, raw_len);
 }
+
+const uint8_t *
+bs_chunk_raw(const struct bs_frame *f, int dtype, uint8_t *buf, int *rc)
+{
+	const struct bs_chunk_info *c = &f->u.chunk;
+
+	*rc = 0;
+	if (c->codec == BS_C_NONE)
+		return f->payload;
+	*rc = bs_chunk_decode(c->codec, dtype, f->payload, (size_t)f->payload_len,
+	    buf, c->raw_len);
+	return *rc < 0 ? NULL : buf;
+}

@@ -28,6 +28,21 @@ is() {
 diag() { echo "# $*"; }
 done_testing() { echo "1..$_n"; exit $_fail; }
 
+# build_mkbad: build tests/mkbad.c (the bad-stream generator) into $T/mkbad
+# against the library the programs under test were built from (BS_LIB
+# overrides); returns the compiler's status.
+build_mkbad() {
+	local lib=$top/build/libcommon.a san= libs
+	if [[ $(basename "$BS_BIN") == *san* ]]; then
+		lib=$top/build-san/libcommon.a
+		san="-fsanitize=address,undefined"
+	fi
+	lib=${BS_LIB:-$lib}
+	libs=$(pkg-config --libs libzstd libxxhash jansson libcrypto 2>/dev/null || echo -lzstd -lxxhash -ljansson -lcrypto)
+	# shellcheck disable=SC2086
+	cc -D_GNU_SOURCE -I"$top/libcommon" $san -o "$T/mkbad" "$top/tests/mkbad.c" "$lib" $libs -lpthread -lm
+}
+
 # expect_fail STATUS OUTPUT-FILE DESCRIPTION -- command...
 # runs the command, checks its exit status, that stderr is one line naming
 # something, and that OUTPUT-FILE (if not -) was not left behind.

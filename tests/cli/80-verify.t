@@ -21,15 +21,7 @@ frame_at() {
 			$at += 28 + $m + $p + 8;
 		}' "$@"
 }
-lib=$top/build/libcommon.a
-san=
-if [[ $(basename "$BS_BIN") == *san* ]]; then
-	lib=$top/build-san/libcommon.a
-	san="-fsanitize=address,undefined"
-fi
-lib=${BS_LIB:-$lib}
-libs=$(pkg-config --libs libzstd libxxhash jansson libcrypto 2>/dev/null || echo -lzstd -lxxhash -ljansson -lcrypto)
-cc -D_GNU_SOURCE -I"$top/libcommon" $san -o "$T/mkbad" "$top/tests/mkbad.c" "$lib" $libs -lpthread -lm
+build_mkbad
 ok $? "tests/mkbad.c builds"
 
 # a small model: two safetensors files and two blobs, 4K chunks

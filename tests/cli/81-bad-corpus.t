@@ -12,16 +12,8 @@ mkst() { perl "$top/tests/mkst.pl" "$@"; }
 
 # build the generator against the library the programs were built from
 # (BS_LIB overrides: the library of the programs in BS_BIN)
-lib=$top/build/libcommon.a
-san=
-if [[ $(basename "$BS_BIN") == *san* ]]; then
-	lib=$top/build-san/libcommon.a
-	san="-fsanitize=address,undefined"
-fi
-lib=${BS_LIB:-$lib}
-libs=$(pkg-config --libs libzstd libxxhash jansson libcrypto 2>/dev/null || echo -lzstd -lxxhash -ljansson -lcrypto)
-cc -D_GNU_SOURCE -I"$top/libcommon" $san -o "$T/mkbad" "$top/tests/mkbad.c" "$lib" $libs -lpthread -lm
-ok $? "tests/mkbad.c builds against $(basename "$(dirname "$lib")")/libcommon.a"
+build_mkbad
+ok $? "tests/mkbad.c builds against the library of the programs under test"
 C=$T/corpus
 mkdir -p "$C"
 ASAN_OPTIONS=detect_leaks=0 "$T/mkbad" "$C" 2> /dev/null
