@@ -158,7 +158,8 @@ build-fuzz/seeds.stamp: tests/fuzz/seeds.c $(BUILD)/libcommon.a $(BIN)/bs-split 
 	rm -rf build-fuzz/seeds build-fuzz/model
 	mkdir -p build-fuzz/model/sub
 	perl tests/mkst.pl build-fuzz/model/a.safetensors w:BF16:3000 h:F16:700 f:F32:300 \
-	    e4:F8_E4M3:500 e5:F8_E5M2:300 i:U8:200 j:I32:50 s:F32: z:F32:0,4
+	    e4:F8_E4M3:500 e5:F8_E5M2:300 i:U8:200 j:I32:50 s:F32: z:F32:0,4 \
+	    r:F16:64,64:rows
 	perl tests/mkst.pl --seed 3 --meta k=v build-fuzz/model/sub/b.safetensors x:BF16:64,64 q:F4:64
 	echo '{"a":1}' > build-fuzz/model/config.json
 	$(BIN)/bs-split -c 4096 build-fuzz/model > build-fuzz/model.raw.bs

@@ -34,7 +34,7 @@ bf16_encode(int dtype, const uint8_t *raw, size_t raw_len, uint8_t *out,
     size_t cap, int level)
 {
 	(void)dtype;
-	return bs_split16_encode(raw, raw_len, 9, 14, out, cap, level);
+	return bs_split16_encode(raw, raw_len, 9, 14, 0, out, cap, level);
 }
 
 static int
@@ -42,7 +42,7 @@ bf16_decode(int dtype, const uint8_t *in, size_t in_len, uint8_t *out,
     size_t raw_len)
 {
 	(void)dtype;
-	return bs_split16_decode(in, in_len, raw_len, 9, 14, out);
+	return bs_split16_decode(in, in_len, raw_len, 9, 14, 0, out);
 }
 
 const struct bs_codec bs_codec_bf16 = {

@@ -55,12 +55,12 @@ f32_encode(int dtype, const uint8_t *raw, size_t raw_len, uint8_t *out,
 		for (i = 0; i < n; i++)
 			memcpy(hi + i, raw + 4 * i + 2, 2);
 		out[0] = 1;
-		r = bs_split_encode((const uint8_t *)hi, n, 2, 9, 12, out + 1,
+		r = bs_split_encode((const uint8_t *)hi, n, 2, 9, 12, 0, out + 1,
 		    cap - t - 1, level);
 		free(hi);
 	} else {
 		out[0] = 0;
-		r = bs_split_encode(raw, n, 4, 9, 12, out + 1, cap - t - 1,
+		r = bs_split_encode(raw, n, 4, 9, 12, 0, out + 1, cap - t - 1,
 		    level);
 	}
 	if (r <= 0)
@@ -81,12 +81,12 @@ f32_decode(int dtype, const uint8_t *in, size_t in_len, uint8_t *out,
 	if (in_len < t + 2)
 		return BS_ECORRUPT;
 	if (in[0] == 0) {
-		e = bs_split_decode(in + 1, in_len - t - 1, n, 4, 9, 12, out);
+		e = bs_split_decode(in + 1, in_len - t - 1, n, 4, 9, 12, 0, out);
 	} else if (in[0] == 1) {
 		/* decode the high halves into the upper half of out, then
 		 * widen in place from the front (never overtaking) */
 		uint8_t *hi = out + 2 * n;
-		e = bs_split_decode(in + 1, in_len - t - 1, n, 2, 9, 12, hi);
+		e = bs_split_decode(in + 1, in_len - t - 1, n, 2, 9, 12, 0, hi);
 		if (!e)
 			for (size_t i = 0; i < n; i++) {
 				uint16_t v;

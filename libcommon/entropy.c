@@ -291,31 +291,85 @@ br_gamma(struct br *r)
 	return z ? (1u << z) | br_get(r, z) : 1;
 }
 
+/* Put a table into w (no padding). */
+static void
+table_put(struct bw *w, const uint32_t *freq, unsigned nsym, unsigned scale,
+    unsigned present)
+{
+	unsigned prev = 0, seen = 0;
+
+	bw_put(w, scale - 1, 4);
+	bw_gamma(w, present);
+	for (unsigned i = 0; i < nsym; i++) {
+		if (!freq[i])
+			continue;
+		bw_gamma(w, seen ? i - prev : i + 1);
+		prev = i;
+		if (++seen < present) {
+			unsigned nb = bitlen(freq[i]);
+			bw_put(w, nb - 1, 4);
+			if (nb > 1)
+				bw_put(w, freq[i] & ((1u << (nb - 1)) - 1),
+				    nb - 1);
+		}
+	}
+}
+
 /* Write the table; returns bytes or 0 if it does not fit. */
 static size_t
 table_write(const uint32_t *freq, unsigned nsym, unsigned scale,
     unsigned present, uint8_t *out, size_t cap)
 {
 	struct bw w = { out, out + cap, 0, 0, 0 };
-	unsigned prev = 0, seen = 0;
 
-	bw_put(&w, scale - 1, 4);
-	bw_gamma(&w, present);
-	for (unsigned i = 0; i < nsym; i++) {
-		if (!freq[i])
-			continue;
-		bw_gamma(&w, seen ? i - prev : i + 1);
-		prev = i;
-		if (++seen < present) {
-			unsigned nb = bitlen(freq[i]);
-			bw_put(&w, nb - 1, 4);
-			if (nb > 1)
-				bw_put(&w, freq[i] & ((1u << (nb - 1)) - 1),
-				    nb - 1);
-		}
-	}
+	table_put(&w, freq, nsym, scale, present);
 	bw_flush(&w);
 	return w.over ? 0 : (size_t)(w.p - out);
+}
+
+/* Get a table from r into sym[]/freq[] (present entries); scale at most
+ * maxscale.  Returns 0, or -1 when corrupt. */
+static int
+table_get(struct br *r, unsigned nsym, unsigned maxscale, unsigned *scale,
+    unsigned *present, uint16_t *sym, uint32_t *freq)
+{
+	uint32_t M, sum = 0, m;
+	unsigned cur = 0;
+
+	*scale = br_get(r, 4) + 1;
+	if (*scale > maxscale)
+		return -1;
+	M = 1u << *scale;
+	m = br_gamma(r);
+	if (r->err || m < 1 || m > nsym || m > M)
+		return -1;
+	for (uint32_t k = 0; k < m; k++) {
+		uint32_t gap = br_gamma(r);
+		if (r->err || gap > nsym)
+			return -1;
+		cur = k ? cur + gap : gap - 1;
+		if (cur >= nsym)
+			return -1;
+		sym[k] = (uint16_t)cur;
+		if (k + 1 < m) {
+			unsigned nb = br_get(r, 4) + 1;
+			uint32_t f = 1u << (nb - 1);
+			if (nb > 1)
+				f |= br_get(r, nb - 1);
+			if (r->err || f > M - sum)
+				return -1;
+			freq[k] = f;
+			sum += f;
+		} else {
+			if (sum >= M)
+				return -1;
+			freq[k] = M - sum;
+		}
+	}
+	if (r->err)
+		return -1;
+	*present = m;
+	return 0;
 }
 
 /* Read a table into sym[]/freq[] (present entries).  Returns bytes read,
@@ -325,40 +379,9 @@ table_read(const uint8_t *in, size_t len, unsigned nsym, unsigned *scale,
     unsigned *present, uint16_t *sym, uint32_t *freq)
 {
 	struct br r = { in, in + len, 0, 0, 0 };
-	uint32_t M, sum = 0, m;
-	unsigned cur = 0;
 
-	*scale = br_get(&r, 4) + 1;
-	M = 1u << *scale;
-	m = br_gamma(&r);
-	if (r.err || m < 1 || m > nsym || m > M)
+	if (table_get(&r, nsym, 15, scale, present, sym, freq))
 		return 0;
-	for (uint32_t k = 0; k < m; k++) {
-		uint32_t gap = br_gamma(&r);
-		if (r.err || gap > nsym)
-			return 0;
-		cur = k ? cur + gap : gap - 1;
-		if (cur >= nsym)
-			return 0;
-		sym[k] = (uint16_t)cur;
-		if (k + 1 < m) {
-			unsigned nb = br_get(&r, 4) + 1;
-			uint32_t f = 1u << (nb - 1);
-			if (nb > 1)
-				f |= br_get(&r, nb - 1);
-			if (r.err || f > M - sum)
-				return 0;
-			freq[k] = f;
-			sum += f;
-		} else {
-			if (sum >= M)
-				return 0;
-			freq[k] = M - sum;
-		}
-	}
-	if (r.err)
-		return 0;
-	*present = m;
 	return (size_t)(r.p - in);
 }
 
@@ -1050,9 +1073,509 @@ pack16_bmi2(const uint8_t *raw, size_t n, unsigned r, uint8_t **qp,
 }
 #endif
 
+/* ------------------------------------------- order-1 context (16-bit) */
+
+/*
+ * Context mode of a 16-bit split-float section (entropy.h): the symbol of
+ * each value is coded with the frequency table of its context, the
+ * exponent field of the value before it.  To keep S independent chains,
+ * the message is taken lane by lane: with S = nstates(n) and L = n / S,
+ * lane k holds the values [k L, (k + 1) L) and message symbol j is value
+ * (j mod S) L + j / S, coded by state j mod S; the first value of a lane
+ * has context 0.  The n - S L values after the lanes are not in the
+ * message: their symbols are stored as 16-bit words before it.
+ */
+#define CTX_MAX_B 10	/* context mode: symbols of at most 10 bits */
+#define CTX_MAX_EB 5	/* exponent fields of at most 5 bits */
+#define CTX_MAX_SCALE 11	/* decode entries have 11-bit fields */
+#define CTX_BT 32	/* steps a staging block */
+
+static inline unsigned
+ctx_of(uint32_t sym, unsigned b, unsigned eb)
+{
+	return (sym >> (b - 1 - eb)) & ((1u << eb) - 1);
+}
+
+/* Histogram h[ctx << b | sym] of the message's symbols at b bits. */
+static void
+ctx_hist(const uint8_t *raw, size_t n, unsigned b, unsigned eb, uint32_t *h)
+{
+	unsigned ns = nstates(n), r = 16 - b;
+	size_t L = n / ns;
+
+	memset(h, 0, sizeof *h << (b + eb));
+	for (unsigned k = 0; k < ns; k++) {
+		const uint8_t *v = raw + 2 * (size_t)k * L;
+		unsigned c = 0;
+		for (size_t t = 0; t < L; t++) {
+			uint32_t s = ld16(v + 2 * t) >> r;
+			h[c << b | s]++;
+			c = ctx_of(s, b, eb);
+		}
+	}
+}
+
+/* Estimated bits of the context-mode message from its histogram. */
+static double
+ctx_estimate(const uint32_t *h, unsigned b, unsigned eb)
+{
+	double bits = 0;
+	unsigned m = 0;
+
+	for (unsigned c = 0; c < (1u << eb); c++) {
+		double e = bs_ent_estimate(h + ((size_t)c << b), 1u << b);
+		bits += e;
+		m += e > 0;
+	}
+	/* each estimate counts the states; they are there once */
+	return bits - (m > 1 ? (m - 1) * 8.0 * 40 : 0);
+}
+
+/* The scale of every table of a context-mode message of n values. */
+static unsigned
+ctx_scale(size_t n)
+{
+	unsigned s = bitlen(n > (1u << 30) ? 1u << 30 : (uint32_t)n);
+	s = s > 5 ? s - 5 : 1;
+	return s < 6 ? 6 : s > CTX_MAX_SCALE ? CTX_MAX_SCALE : s;
+}
+
+/* Code the context-mode message (and the tail words before it). */
+static long
+ctx_encode(const uint8_t *raw, size_t n, unsigned b, unsigned eb,
+    const uint32_t *h, uint8_t *out, size_t cap)
+{
+	unsigned ns = nstates(n), r = 16 - b, nsym = 1u << b, nctx = 1u << eb;
+	size_t L = n / ns, nm = L * ns, tail = n - nm;
+	struct bw w;
+	struct esym *es;
+	uint32_t *freq, x[NSMAX];
+	int cidx[1u << CTX_MAX_EB];
+	const struct esym *esc[1u << CTX_MAX_EB];
+	unsigned m = 0;
+	uint8_t *lo, *wp;
+	long ret = 0;
+
+	if (cap < 2 * tail + 4 * ns + 4)
+		return 0;
+	for (size_t i = 0; i < tail; i++)
+		st16(out + 2 * i, (uint16_t)(ld16(raw + 2 * (nm + i)) >> r));
+	for (unsigned c = 0; c < nctx; c++) {
+		uint32_t tot = 0;
+		for (unsigned s = 0; s < nsym; s++)
+			tot |= h[c << b | s];
+		cidx[c] = tot ? (int)m++ : -1;
+	}
+	if (!(es = malloc((size_t)m * nsym * (sizeof *es + sizeof *freq))))
+		return BS_ENOMEM;
+	freq = (uint32_t *)(es + (size_t)m * nsym);
+	w = (struct bw){ out + 2 * tail, out + cap, 0, 0, 0 };
+	bw_gamma(&w, m);
+	/* one scale for every table, enough for the largest alphabet */
+	unsigned prev = 0, sc = ctx_scale(n);
+	for (unsigned c = 0; c < nctx; c++) {
+		unsigned np = 0;
+		for (unsigned s = 0; s < nsym; s++)
+			np += h[c << b | s] != 0;
+		while ((1u << sc) < np)
+			sc++;
+	}
+	for (unsigned c = 0; c < nctx; c++) {
+		const uint32_t *hc = h + ((size_t)c << b);
+		uint32_t *fc;
+		unsigned cum = 0;
+		int present;
+		if (cidx[c] < 0)
+			continue;
+		fc = freq + (size_t)cidx[c] * nsym;
+		present = bs_ent_normalize(hc, nsym, sc, fc);
+		if (present <= 0)
+			goto out;
+		bw_gamma(&w, c + 1 - prev);
+		prev = c + 1;
+		esc[c] = es + (size_t)cidx[c] * nsym;
+		table_put(&w, fc, nsym, sc, (unsigned)present);
+		for (unsigned s = 0; s < nsym; s++) {
+			struct esym *e = &es[(size_t)cidx[c] * nsym + s];
+			if (fc[s])
+				esym_init(e, cum, fc[s], sc);
+			else
+				memset(e, 0, sizeof *e);
+			cum += fc[s];
+		}
+	}
+	bw_flush(&w);
+	if (w.over || (size_t)(out + cap - w.p) < 4 * ns + 2)
+		goto out;
+	lo = w.p + 4 * ns;
+	wp = out + cap;
+	for (unsigned k = 0; k < ns; k++)
+		x[k] = RANS_L;
+	/* the lanes' values come through a staging block of CTX_BT steps
+	 * (lane starts are often 2^k bytes apart: read in place they would
+	 * fight for the same cache sets); stg[k][0] is the value before */
+	for (size_t t1 = L; t1 > 0;) {
+		size_t t0 = t1 > CTX_BT ? t1 - CTX_BT : 0;
+		uint16_t stg[NSMAX][CTX_BT + 1];
+		for (unsigned k = 0; k < ns; k++) {
+			const uint8_t *v = raw + 2 * ((size_t)k * L + t0);
+			stg[k][0] = t0 ? ld16(v - 2) : 0;
+			memcpy(&stg[k][1], v, 2 * (t1 - t0));
+		}
+		if ((size_t)(wp - lo) < 2 * ns * (t1 - t0) + 2)
+			goto out;
+		for (size_t t = t1; t-- > t0;)
+			for (unsigned k = ns; k-- > 0;) {
+				uint32_t s = stg[k][t - t0 + 1] >> r;
+				unsigned c = t ? ctx_of(stg[k][t - t0] >> r, b,
+				    eb) : 0;
+				ENC_PUT(x[k], &esc[c][s], wp);
+			}
+		t1 = t0;
+	}
+	size_t total = (size_t)(out + cap - wp);
+	memmove(lo, wp, total);
+	for (unsigned k = 0; k < ns; k++)
+		st32(w.p + 4 * k, x[k]);
+	ret = (long)((size_t)(lo - out) + total);
+out:
+	free(es);
+	return ret;
+}
+
+/*
+ * Decode the context-mode message (and tail) of in[0..in_len): writes
+ * the values, their low r bits taken from rp[0..R).  Every table
+ * has the same scale sc; context c's table is the 2^sc 32-bit entries at
+ * tab[c << sc], an entry holding, for its slot, the symbol's frequency - 1
+ * (bits 0-10), the slot's offset from the symbol's start (11-21) and the
+ * symbol (22-31).  Lanes are decoded CTX_BT steps at a time into a staging
+ * block in message order, then copied out.
+ */
+struct ctxdec {
+	const uint32_t *tab;
+	unsigned sc;		/* the scale of every table */
+	unsigned cs, cm;	/* context = sym >> cs & cm */
+	unsigned r;		/* value = sym << r */
+};
+
+/* One checked step of lane k: 0, or -1 when the words run out. */
+static inline int
+ctx_step1(const struct ctxdec *d, uint32_t *x, unsigned *pc, uint16_t *o,
+    const uint8_t **pp, const uint8_t *end)
+{
+	uint32_t e = d->tab[*pc << d->sc | (*x & ((1u << d->sc) - 1))];
+	uint32_t sym = e >> 22;
+	uint32_t y = ((e & 0x7ff) + 1) * (*x >> d->sc) + ((e >> 11) & 0x7ff);
+
+	*o = (uint16_t)(sym << d->r);
+	*pc = (sym >> d->cs) & d->cm;
+	if (y < RANS_L) {
+		if (end - *pp < 2)
+			return -1;
+		y = y << 16 | ld16(*pp);
+		*pp += 2;
+	}
+	*x = y;
+	return 0;
+}
+
+#ifdef HAVE_AVX2_PATH
+/* C holds each lane's context already shifted to its table: c << sc */
+#define CTX_AVX(X, C, k) do {						\
+	__m256i E_ = _mm256_i32gather_epi32(tab,			\
+	    _mm256_or_si256(C, _mm256_and_si256(X, mv)), 4);		\
+	__m256i Y_ = _mm256_srli_epi32(E_, 22);				\
+	C = _mm256_sll_epi32(_mm256_and_si256(_mm256_srl_epi32(Y_, csv), \
+	    cmv), scv);							\
+	__m256i P_ = _mm256_permute4x64_epi64(_mm256_packus_epi32(	\
+	    _mm256_sll_epi32(Y_, rv), _mm256_setzero_si256()), 0x08);	\
+	_mm_storeu_si128((__m128i *)(o + (k)),				\
+	    _mm256_castsi256_si128(P_));				\
+	X = _mm256_add_epi32(_mm256_mullo_epi32(_mm256_add_epi32(	\
+	    _mm256_and_si256(E_, v7ff), one), _mm256_srl_epi32(X, scv)), \
+	    _mm256_and_si256(_mm256_srli_epi32(E_, 11), v7ff));	\
+	__m256i need_ = _mm256_cmpgt_epi32(lv, X);			\
+	unsigned m_ = (unsigned)_mm256_movemask_ps(			\
+	    _mm256_castsi256_ps(need_));				\
+	uint64_t idx_ = _pdep_u64(0x0706050403020100ull,		\
+	    _pdep_u64(m_, 0x0101010101010101ull) * 0xff);		\
+	__m256i W_ = _mm256_cvtepu16_epi32(				\
+	    _mm_loadu_si128((const __m128i *)p));			\
+	W_ = _mm256_permutevar8x32_epi32(W_,				\
+	    _mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)idx_)));	\
+	X = _mm256_blendv_epi8(X, _mm256_or_si256(			\
+	    _mm256_slli_epi32(X, 16), W_), need_);			\
+	p += 2 * (unsigned)__builtin_popcount(m_);			\
+} while (0)
+
+/* Whole steps of every lane while 16 bytes of words per group remain;
+ * returns the steps done (<= tn), *pp advanced, x[] and pc[] updated. */
+__attribute__((target("avx2,bmi2,popcnt"))) static size_t
+ctx_steps_avx2(const struct ctxdec *d, uint32_t *x, unsigned *pc,
+    unsigned ns, uint16_t *stg, size_t tn, const uint8_t **pp,
+    const uint8_t *end)
+{
+	const int *tab = (const int *)d->tab;
+	const __m256i one = _mm256_set1_epi32(1);
+	const __m256i v7ff = _mm256_set1_epi32(0x7ff);
+	const __m256i lv = _mm256_set1_epi32((int)RANS_L);
+	const __m256i cmv = _mm256_set1_epi32((int)d->cm);
+	const __m256i mv = _mm256_set1_epi32((int)((1u << d->sc) - 1));
+	const __m128i csv = _mm_cvtsi32_si128((int)d->cs);
+	const __m128i scv = _mm_cvtsi32_si128((int)d->sc);
+	const __m128i rv = _mm_cvtsi32_si128((int)d->r);
+	const uint8_t *p = *pp;
+	__m256i X[4], C[4];
+	unsigned g = ns / NS;
+	size_t t = 0;
+
+	for (unsigned j = 0; j < g; j++) {
+		X[j] = _mm256_loadu_si256((const __m256i *)(x + NS * j));
+		C[j] = _mm256_sll_epi32(_mm256_loadu_si256(
+		    (const __m256i *)(pc + NS * j)), scv);
+	}
+	if (g == 4)
+		for (; t < tn && end - p >= 64; t++) {
+			uint16_t *o = stg + t * ns;
+			CTX_AVX(X[0], C[0], 0);
+			CTX_AVX(X[1], C[1], 8);
+			CTX_AVX(X[2], C[2], 16);
+			CTX_AVX(X[3], C[3], 24);
+		}
+	else if (g == 2)
+		for (; t < tn && end - p >= 32; t++) {
+			uint16_t *o = stg + t * ns;
+			CTX_AVX(X[0], C[0], 0);
+			CTX_AVX(X[1], C[1], 8);
+		}
+	else
+		for (; t < tn && end - p >= 16; t++) {
+			uint16_t *o = stg + t * ns;
+			CTX_AVX(X[0], C[0], 0);
+		}
+	for (unsigned j = 0; j < g; j++) {
+		_mm256_storeu_si256((__m256i *)(x + NS * j), X[j]);
+		_mm256_storeu_si256((__m256i *)(pc + NS * j),
+		    _mm256_srl_epi32(C[j], scv));
+	}
+	*pp = p;
+	return t;
+}
+
+/* Copy the staging block (tn steps of ns lanes, message order) out to
+ * the lanes, 8 x 8 values at a time through a 16-bit transpose; returns
+ * the steps copied (a multiple of 8). */
+__attribute__((target("avx2"))) static size_t
+ctx_copy_avx2(const uint16_t *stg, unsigned ns, size_t tn, uint8_t *out,
+    size_t L, size_t t0)
+{
+	size_t t = 0;
+
+	for (; t + 8 <= tn; t += 8)
+		for (unsigned g = 0; g < ns; g += 8) {
+			__m128i a[8], b[8];
+			for (unsigned q = 0; q < 8; q++)
+				a[q] = _mm_loadu_si128((const __m128i *)
+				    (stg + (t + q) * ns + g));
+			for (unsigned q = 0; q < 8; q += 2) {
+				b[q] = _mm_unpacklo_epi16(a[q], a[q + 1]);
+				b[q + 1] = _mm_unpackhi_epi16(a[q], a[q + 1]);
+			}
+			/* b0: lanes 0-3 of steps 0,1; b1: lanes 4-7 ... */
+			__m128i c0 = _mm_unpacklo_epi32(b[0], b[2]);
+			__m128i c1 = _mm_unpackhi_epi32(b[0], b[2]);
+			__m128i c2 = _mm_unpacklo_epi32(b[4], b[6]);
+			__m128i c3 = _mm_unpackhi_epi32(b[4], b[6]);
+			__m128i c4 = _mm_unpacklo_epi32(b[1], b[3]);
+			__m128i c5 = _mm_unpackhi_epi32(b[1], b[3]);
+			__m128i c6 = _mm_unpacklo_epi32(b[5], b[7]);
+			__m128i c7 = _mm_unpackhi_epi32(b[5], b[7]);
+			__m128i row[8] = {
+				_mm_unpacklo_epi64(c0, c2),
+				_mm_unpackhi_epi64(c0, c2),
+				_mm_unpacklo_epi64(c1, c3),
+				_mm_unpackhi_epi64(c1, c3),
+				_mm_unpacklo_epi64(c4, c6),
+				_mm_unpackhi_epi64(c4, c6),
+				_mm_unpacklo_epi64(c5, c7),
+				_mm_unpackhi_epi64(c5, c7),
+			};
+			for (unsigned q = 0; q < 8; q++)
+				_mm_storeu_si128((__m128i *)(out + 2 *
+				    ((size_t)(g + q) * L + t0 + t)), row[q]);
+		}
+	return t;
+}
+
+/* OR the low r bits (r <= 12; packed LSB first in rp[0..R)) into the
+ * 16-bit values out[0..n), 8 values a step while 16 bytes can be read;
+ * returns how many it did (a multiple of 8). */
+__attribute__((target("avx2"))) static size_t
+or_lows_avx2(uint8_t *out, size_t n, const uint8_t *rp, size_t R,
+    unsigned r)
+{
+	uint8_t ctl[32];
+	uint32_t shv[8];
+	size_t i = 0;
+
+	for (unsigned j = 0; j < 8; j++) {
+		unsigned o = (r * j) >> 3;
+		for (unsigned k = 0; k < 4; k++)
+			ctl[4 * j + k] = (uint8_t)(o + k < 16 ? o + k : 0x80);
+		shv[j] = (r * j) & 7;
+	}
+	__m256i CT = _mm256_loadu_si256((const __m256i *)ctl);
+	__m256i SH = _mm256_loadu_si256((const __m256i *)shv);
+	__m256i rmv = _mm256_set1_epi32((int)((1u << r) - 1));
+	for (; i + 8 <= n && (i / 8) * r + 16 <= R; i += 8) {
+		__m256i L_ = _mm256_broadcastsi128_si256(_mm_loadu_si128(
+		    (const __m128i *)(rp + (i / 8) * r)));
+		L_ = _mm256_and_si256(_mm256_srlv_epi32(
+		    _mm256_shuffle_epi8(L_, CT), SH), rmv);
+		__m128i P_ = _mm256_castsi256_si128(_mm256_permute4x64_epi64(
+		    _mm256_packus_epi32(L_, L_), 0x08));
+		__m128i *o = (__m128i *)(out + 2 * i);
+		_mm_storeu_si128(o, _mm_or_si128(_mm_loadu_si128(o), P_));
+	}
+	return i;
+}
+#endif
+
+/* The low r bits of value i, packed LSB first in rp[0..R). */
+static inline uint32_t
+low_at(const uint8_t *rp, size_t R, size_t i, unsigned r)
+{
+	size_t bp = i * r, o = bp >> 3;
+	uint64_t w = 0;
+
+	if (o + 8 <= R)
+		w = ld64(rp + o);
+	else
+		for (unsigned k = 0; k < 8 && o + k < R; k++)
+			w |= (uint64_t)rp[o + k] << (8 * k);
+	return (uint32_t)(w >> (bp & 7)) & ((1u << r) - 1);
+}
+
+static int
+ctx_decode(const uint8_t *in, size_t in_len, size_t n, unsigned b,
+    unsigned eb, const uint8_t *rp, size_t R, uint8_t *out)
+{
+	unsigned ns = nstates(n), r = 16 - b, nsym = 1u << b, nctx = 1u << eb;
+	size_t L = n / ns, nm = L * ns, tail = n - nm;
+	struct ctxdec d;
+	struct br rd;
+	uint32_t *tab = NULL, *freq, x[NSMAX], m;
+	uint16_t *sym;
+	unsigned pc[NSMAX], c = 0, sc0 = 0, have = 0, need = 1;
+	const uint8_t *p, *end = in + in_len;
+	int ret = BS_ECORRUPT;
+
+	if (in_len < 2 * tail)
+		return BS_ECORRUPT;
+	for (size_t i = 0; i < tail; i++) {
+		uint32_t s = ld16(in + 2 * i);
+		if (s >= nsym)
+			return BS_ECORRUPT;
+		st16(out + 2 * (nm + i),
+		    (uint16_t)(s << r | low_at(rp, R, nm + i, r)));
+	}
+	rd = (struct br){ in + 2 * tail, end, 0, 0, 0 };
+	m = br_gamma(&rd);
+	if (rd.err || m < 1 || m > nctx)
+		return BS_ECORRUPT;
+	if (!(freq = malloc(nsym * (sizeof *freq + sizeof *sym))))
+		return BS_ENOMEM;
+	sym = (uint16_t *)(freq + nsym);
+	/* room for every context's table at the largest scale; only the
+	 * tables there are get touched */
+	if (!(tab = malloc(((size_t)nctx << CTX_MAX_SCALE) * sizeof *tab))) {
+		free(freq);
+		return BS_ENOMEM;
+	}
+	d = (struct ctxdec){ tab, 0, b - 1 - eb, nctx - 1, r };
+	for (uint32_t k = 0; k < m; k++) {
+		unsigned scale, present;
+		uint32_t gap = br_gamma(&rd), slot;
+		if (rd.err || gap > nctx || (c += gap) > nctx)
+			goto out;
+		if (table_get(&rd, nsym, CTX_MAX_SCALE, &scale, &present, sym,
+		    freq) || (k && scale != sc0))
+			goto out;
+		sc0 = scale;
+		slot = (c - 1) << scale;
+		have |= 1u << (c - 1);
+		for (unsigned q = 0; q < present; q++) {
+			need |= 1u << ((sym[q] >> d.cs) & d.cm);
+			for (uint32_t f = 0; f < freq[q]; f++)
+				tab[slot++] = (uint32_t)sym[q] << 22 |
+				    f << 11 | (freq[q] - 1);
+		}
+	}
+	d.sc = sc0;
+	/* every context a symbol can lead to (and 0, where lanes start)
+	 * has a table: the decoder never meets one without */
+	if (need & ~have)
+		goto out;
+	/* the rest of the byte the bit reader stopped in is padding */
+	p = rd.p;
+	if ((size_t)(end - p) < 4 * ns)
+		goto out;
+	for (unsigned k = 0; k < ns; k++) {
+		x[k] = ld32(p + 4 * k);
+		if (x[k] < RANS_L || x[k] >= (1u << 31))
+			goto out;
+		pc[k] = 0;
+	}
+	p += 4 * ns;
+	for (size_t t0 = 0; t0 < L; t0 += CTX_BT) {
+		size_t tn = L - t0 < CTX_BT ? L - t0 : CTX_BT, t = 0;
+		uint16_t stg[CTX_BT * NSMAX];
+#ifdef HAVE_AVX2_PATH
+		if (have_avx2())
+			t = ctx_steps_avx2(&d, x, pc, ns, stg, tn, &p, end);
+#endif
+		for (; t < tn; t++)
+			for (unsigned k = 0; k < ns; k++)
+				if (ctx_step1(&d, &x[k], &pc[k],
+				    &stg[t * ns + k], &p, end))
+					goto out;
+		size_t t8 = 0;
+#ifdef HAVE_AVX2_PATH
+		if (have_avx2())
+			t8 = ctx_copy_avx2(stg, ns, tn, out, L, t0);
+#endif
+		for (unsigned k = 0; k < ns; k++) {
+			uint8_t *o = out + 2 * ((size_t)k * L + t0);
+			for (t = t8; t < tn; t++)
+				st16(o + 2 * t, stg[t * ns + k]);
+		}
+	}
+	for (unsigned k = 0; k < ns; k++)
+		if (x[k] != RANS_L)
+			goto out;
+	if (p != end)
+		goto out;
+	if (r) {
+		size_t i = 0;
+#ifdef HAVE_AVX2_PATH
+		if (have_avx2())
+			i = or_lows_avx2(out, nm, rp, R, r);
+#endif
+		for (; i < nm; i++)
+			st16(out + 2 * i, (uint16_t)(ld16(out + 2 * i) |
+			    low_at(rp, R, i, r)));
+	}
+	ret = 0;
+out:
+	free(tab);
+	free(freq);
+	return ret;
+}
+
 static long
 split_encode_b(const uint8_t *raw, size_t n, unsigned width, unsigned b,
-    const uint32_t *cnt, uint8_t *out, size_t cap)
+    unsigned eb, const uint32_t *cnt, uint8_t *out, size_t cap)
 {
 	unsigned r = 8 * width - b;
 	uint32_t rmask = (uint32_t)((1ull << r) - 1);
@@ -1064,7 +1587,7 @@ split_encode_b(const uint8_t *raw, size_t n, unsigned width, unsigned b,
 
 	if (cap < 1 + R + 4 * nstates(n) + 2)
 		return 0;
-	out[0] = (uint8_t)b;
+	out[0] = (uint8_t)(b | (eb ? 0x80 : 0));
 	q = out + 1;
 	i = 0;
 #ifdef HAVE_AVX2_PATH
@@ -1089,12 +1612,14 @@ split_encode_b(const uint8_t *raw, size_t n, unsigned width, unsigned b,
 	}
 	/* precision: finer for long messages, where the table is cheap */
 	unsigned scale = n >= 1 ? bitlen((uint32_t)(n > (1u << 30) ? 1u << 30 :
-	    n)) - 4 : 9;
+	    n)) - 3 : 9;
 	if (scale < 9)
 		scale = 9;
 	if (scale > SPLIT_MAX_SCALE)
 		scale = SPLIT_MAX_SCALE;
-	if (width == 2)
+	if (eb)	/* cnt is the context histogram */
+		e = ctx_encode(raw, n, b, eb, cnt, q, cap - 1 - R);
+	else if (width == 2)
 		e = bs_ent_encode16(raw, n, r, cnt, 1u << b, scale, q,
 		    cap - 1 - R);
 	else
@@ -1105,9 +1630,44 @@ split_encode_b(const uint8_t *raw, size_t n, unsigned width, unsigned b,
 	return (long)(1 + R) + e;
 }
 
+/* hb[c << b | s] = the context histogram h (at bc bits) folded to b. */
+static void
+ctx_fold(const uint32_t *h, unsigned bc, unsigned b, unsigned eb,
+    uint32_t *hb)
+{
+	for (unsigned c = 0; c < (1u << eb); c++)
+		for (unsigned s = 0; s < (1u << b); s++) {
+			uint32_t t = 0;
+			for (unsigned k = 0; k < (1u << (bc - b)); k++)
+				t += h[c << bc | ((s << (bc - b)) + k)];
+			hb[c << b | s] = t;
+		}
+}
+
+/* Code the section with b bits, in context mode when eb > 0: the
+ * histogram is folded into tmp from cnt (top bmax bits), or from h2 (the
+ * context histogram at bc bits) into h2's upper half. */
+static long
+split_try(const uint8_t *raw, size_t n, unsigned width, unsigned b,
+    unsigned eb, const uint32_t *cnt, unsigned bmax, uint32_t *h2,
+    unsigned bc, uint32_t *tmp, uint8_t *out, size_t cap)
+{
+	if (eb) {	/* the upper half of h2 is room for the fold */
+		tmp = h2 + ((size_t)1 << (bc + eb));
+		ctx_fold(h2, bc, b, eb, tmp);
+	} else
+		for (unsigned s = 0; s < (1u << b); s++) {
+			uint32_t t = 0;
+			for (unsigned k = 0; k < (1u << (bmax - b)); k++)
+				t += cnt[(s << (bmax - b)) + k];
+			tmp[s] = t;
+		}
+	return split_encode_b(raw, n, width, b, eb, tmp, out, cap);
+}
+
 long
 bs_split_encode(const uint8_t *raw, size_t n, unsigned width, unsigned bmin,
-    unsigned bmax, uint8_t *out, size_t cap, int level)
+    unsigned bmax, unsigned ctx, uint8_t *out, size_t cap, int level)
 {
 	uint32_t *cnt, *cb[2];
 	double est[SPLIT_MAX_B + 1];
@@ -1159,44 +1719,73 @@ bs_split_encode(const uint8_t *raw, size_t n, unsigned width, unsigned bmin,
 		} else if (!second || est[b] < est[second])
 			second = b;
 	}
-	/* re-fold the histogram for the chosen b */
-	for (unsigned s = 0; s < (1u << best); s++) {
-		uint32_t t = 0;
-		for (unsigned k = 0; k < (1u << (bmax - best)); k++)
-			t += cnt[(s << (bmax - best)) + k];
-		cb[0][s] = t;
+	/* context mode (16-bit values; ctx = the exponent's width): the
+	 * joint histogram at up to CTX_MAX_B bits, folded for every b */
+	unsigned cbest = 0, bc = 0;
+	double cest = 0;
+	uint32_t *h2 = NULL;
+	if (ctx && width == 2 && ctx <= CTX_MAX_EB && n >= 4096) {
+		unsigned lo = bmin > ctx + 1 ? bmin : ctx + 1;
+		/* tables of more symbols than about n / 16 do not pay */
+		bc = bmax < CTX_MAX_B ? bmax : CTX_MAX_B;
+		if (bc > bitlen((uint32_t)(n < (1u << 20) ? n : 1u << 20)) - 4)
+			bc = bitlen((uint32_t)(n < (1u << 20) ? n : 1u << 20)) - 4;
+		if (lo <= bc &&
+		    (h2 = malloc(2 * sizeof *h2 << (bc + ctx)))) {
+			uint32_t *hb = h2 + ((size_t)1 << (bc + ctx));
+			ctx_hist(raw, n, bc, ctx, h2);
+			for (unsigned b = bc; b >= lo; b--) {
+				ctx_fold(h2, bc, b, ctx, hb);
+				double e = ctx_estimate(hb, b, ctx) +
+				    (double)n * (16 - b) +
+				    16.0 * (n % nstates(n));
+				if (!cbest || e < cest) {
+					cbest = b;
+					cest = e;
+				}
+			}
+		}
 	}
-	r = split_encode_b(raw, n, width, best, cb[0], out, cap);
-	if (level >= 7 && second && r >= 0) {
+	/* candidates by estimate; level >= 7 codes the two best and keeps
+	 * the smaller */
+	unsigned cand[2][2] = { { best, 0 }, { second, 0 } };
+	if (cbest && cest < est[best]) {
+		cand[1][0] = best;
+		cand[0][0] = cbest;
+		cand[0][1] = ctx;
+	} else if (cbest && (!second || cest < est[second])) {
+		cand[1][0] = cbest;
+		cand[1][1] = ctx;
+	}
+	r = split_try(raw, n, width, cand[0][0], cand[0][1], cnt, bmax, h2,
+	    bc, cb[0], out, cap);
+	if (level >= 7 && cand[1][0] && r >= 0) {
 		size_t cap2 = r > 0 ? (size_t)r : cap;
 		uint8_t *tmp = malloc(cap2);
 		long r2;
 		if (!tmp) {
+			free(h2);
 			free(cnt);
 			return BS_ENOMEM;
 		}
-		for (unsigned s = 0; s < (1u << second); s++) {
-			uint32_t t = 0;
-			for (unsigned k = 0; k < (1u << (bmax - second)); k++)
-				t += cnt[(s << (bmax - second)) + k];
-			cb[0][s] = t;
-		}
-		r2 = split_encode_b(raw, n, width, second, cb[0], tmp, cap2);
+		r2 = split_try(raw, n, width, cand[1][0], cand[1][1], cnt,
+		    bmax, h2, bc, cb[0], tmp, cap2);
 		if (r2 > 0 && (r == 0 || r2 < r)) {
 			memcpy(out, tmp, (size_t)r2);
 			r = r2;
 		}
 		free(tmp);
 	}
+	free(h2);
 	free(cnt);
 	return r;
 }
 
 int
 bs_split_decode(const uint8_t *in, size_t in_len, size_t n, unsigned width,
-    unsigned bmin, unsigned bmax, uint8_t *out)
+    unsigned bmin, unsigned bmax, unsigned ctx, uint8_t *out)
 {
-	unsigned b, r;
+	unsigned b, r, cm;
 	uint32_t rmask;
 	size_t R, i, bp, lim;
 	const uint8_t *rp;
@@ -1205,8 +1794,12 @@ bs_split_decode(const uint8_t *in, size_t in_len, size_t n, unsigned width,
 
 	if (in_len < 1 || n > (SIZE_MAX >> 6))
 		return BS_ECORRUPT;
-	b = in[0];
+	b = in[0] & 0x7f;
+	cm = in[0] & 0x80;
 	if (b < bmin || b > bmax || b > SPLIT_MAX_B || 8 * width <= b)
+		return BS_ECORRUPT;
+	if (cm && (!ctx || ctx > CTX_MAX_EB || width != 2 || b < ctx + 1 ||
+	    b > CTX_MAX_B || n < 16))
 		return BS_ECORRUPT;
 	r = 8 * width - b;
 	rmask = (uint32_t)((1ull << r) - 1);
@@ -1214,6 +1807,10 @@ bs_split_decode(const uint8_t *in, size_t in_len, size_t n, unsigned width,
 	if (in_len - 1 < R)
 		return BS_ECORRUPT;
 	rp = in + 1;
+	if (cm) {
+		return ctx_decode(in + 1 + R, in_len - 1 - R, n, b, ctx, rp, R,
+		    out);
+	}
 	if (width == 2)	/* symbols and low bits in one pass */
 		return dec_run(in + 1 + R, in_len - 1 - R, 1u << b, r, out, n,
 		    0, rp, in + in_len, r);
@@ -1245,14 +1842,14 @@ bs_split_decode(const uint8_t *in, size_t in_len, size_t n, unsigned width,
 
 long
 bs_split16_encode(const uint8_t *raw, size_t raw_len, unsigned bmin,
-    unsigned bmax, uint8_t *out, size_t cap, int level)
+    unsigned bmax, unsigned ctx, uint8_t *out, size_t cap, int level)
 {
 	size_t n = raw_len / 2, t = raw_len & 1;
 	long r;
 
 	if (n < 16 || cap <= t)
 		return 0;
-	r = bs_split_encode(raw, n, 2, bmin, bmax, out, cap - t, level);
+	r = bs_split_encode(raw, n, 2, bmin, bmax, ctx, out, cap - t, level);
 	if (r <= 0)
 		return r;
 	if (t)
@@ -1262,14 +1859,14 @@ bs_split16_encode(const uint8_t *raw, size_t raw_len, unsigned bmin,
 
 int
 bs_split16_decode(const uint8_t *in, size_t in_len, size_t raw_len,
-    unsigned bmin, unsigned bmax, uint8_t *out)
+    unsigned bmin, unsigned bmax, unsigned ctx, uint8_t *out)
 {
 	size_t n = raw_len / 2, t = raw_len & 1;
 	int e;
 
 	if (in_len < t + 1)
 		return BS_ECORRUPT;
-	if ((e = bs_split_decode(in, in_len - t, n, 2, bmin, bmax, out)))
+	if ((e = bs_split_decode(in, in_len - t, n, 2, bmin, bmax, ctx, out)))
 		return e;
 	if (t)
 		out[raw_len - 1] = in[in_len - 1];

@@ -124,15 +124,36 @@ int bs_ent_decode8(const uint8_t *in, size_t in_len, unsigned nsym,
  *
  * bs_split_encode chooses b in [bmin, bmax] (bmax <= 14) from an estimate
  * (level >= 7: by coding the two best candidates and keeping the smaller).
+ *
+ * Context mode (16-bit values only; offered when ctx, the width of the
+ * exponent field under the sign bit, is 1..5, and chosen when the estimate
+ * says it pays): the first byte is b | 0x80 (b <= 10), the low bits are
+ * packed as above, and the rest is
+ *   T bytes  the symbols of the last n mod S values as 16-bit words, S =
+ *            the number of states for n
+ *   tables   bit-packed: gamma(m), the number of contexts with a table,
+ *            then for each in increasing order gamma(c + 1 - previous
+ *            c + 1) and a frequency table as above (scale <= 12); padded
+ *            to a byte
+ *   states   S x 32-bit final states
+ *   words    the renormalisation words
+ * The other S L values (L = n / S) are cut into S lanes of L consecutive
+ * values; lane k is coded by state k, and step t decodes value t of every
+ * lane in state order.  The context of a value is the exponent field of
+ * the value before it in its lane (0 for a lane's first value), and its
+ * symbol is coded with that context's table.  ctx = 0 never codes (and
+ * refuses to decode) context mode.
  * Returns the length written to out (<= cap), 0 when it does not fit or n
  * is too small to gain, or a negative BS_E* code.  bs_split_decode requires
  * the section to span exactly in_len bytes and writes n values to out;
  * returns 0 or BS_ECORRUPT (bad b outside [bmin, bmax] too) / BS_ENOMEM.
  */
 long bs_split_encode(const uint8_t *raw, size_t n, unsigned width,
-    unsigned bmin, unsigned bmax, uint8_t *out, size_t cap, int level);
+    unsigned bmin, unsigned bmax, unsigned ctx, uint8_t *out, size_t cap,
+    int level);
 int bs_split_decode(const uint8_t *in, size_t in_len, size_t n,
-    unsigned width, unsigned bmin, unsigned bmax, uint8_t *out);
+    unsigned width, unsigned bmin, unsigned bmax, unsigned ctx,
+    uint8_t *out);
 
 /*
  * The body of the 16-bit codecs (BF16, F16): a chunk of raw_len bytes is
@@ -141,9 +162,9 @@ int bs_split_decode(const uint8_t *in, size_t in_len, size_t n,
  * returns as bs_split_encode / bs_split_decode.
  */
 long bs_split16_encode(const uint8_t *raw, size_t raw_len, unsigned bmin,
-    unsigned bmax, uint8_t *out, size_t cap, int level);
+    unsigned bmax, unsigned ctx, uint8_t *out, size_t cap, int level);
 int bs_split16_decode(const uint8_t *in, size_t in_len, size_t raw_len,
-    unsigned bmin, unsigned bmax, uint8_t *out);
+    unsigned bmin, unsigned bmax, unsigned ctx, uint8_t *out);
 
 /* LEB128 helpers.  put returns bytes written (<= 10) or 0 if cap is too
  * small; get returns bytes read or 0 on truncation/overlong (> 9 bytes). */

@@ -9,7 +9,9 @@
 #       chooses the data: weights (default: plausible values of the dtype),
 #       random (random bytes), zero, const (one repeated element), special
 #       (floats: NaN, infinities, -0, subnormals, every exponent), lowzero
-#       (F32 whose low 16 bits are zero: BF16 in disguise).
+#       (F32 whose low 16 bits are zero: BF16 in disguise), rows (F16 in
+#       runs of 16 values sharing a scale, so that a value's exponent
+#       predicts the next one's).
 #     --meta K=V       add K:V to __metadata__ (repeatable; first in the header)
 #     --pad STR        append STR to the JSON (perl escapes: '\t', '\n', ' ')
 #     --seed N         seed of the pseudo-random data (default 1)
@@ -67,6 +69,15 @@ sub fill {
 		my $e = fill($dt, 16);
 		my $w = ($bits{$dt} // 8) >= 8 ? $bits{$dt} / 8 : 1;
 		$out = substr($e, 0, $w) x ($n / $w + 1);
+	} elsif ($how eq 'rows') {
+		die "mkst.pl: rows is for F16\n" unless $dt eq 'F16';
+		my $re = 12;
+		for (my $i = 0; length($out) < $n; $i++) {
+			$re = 4 + rnd() % 20 if $i % 16 == 0;
+			my $r = rnd();
+			my $e = $re - $r % 3;
+			$out .= pack('v', (($r >> 31) << 15) | ($e << 10) | (($r >> 8) & 0x3ff));
+		}
 	} elsif ($how eq 'lowzero') {
 		$out .= "\0\0" . bf16(gauss()) while length($out) < $n;
 	} elsif ($how eq 'special') {

@@ -111,25 +111,55 @@ fill_bf16(uint16_t *v, size_t n)
 /* Split-float round trip of n values of width 2 or 4 into exact-size
  * buffers; returns 1 on success, *len the section size. */
 static int
-rtsplit(const uint8_t *raw, size_t n, unsigned width, unsigned bmin,
-    unsigned bmax, int level, long *len)
+rtsplitc(const uint8_t *raw, size_t n, unsigned width, unsigned bmin,
+    unsigned bmax, unsigned ctx, int level, long *len, int *mode)
 {
 	size_t cap = width * n + 1024;
 	uint8_t *out = malloc(cap), *dec = malloc(width * n);
-	long r = bs_split_encode(raw, n, width, bmin, bmax, out, cap, level);
+	long r = bs_split_encode(raw, n, width, bmin, bmax, ctx, out, cap,
+	    level);
 	int good = r > 0;
 
 	*len = r;
 	if (good) {
 		uint8_t *sec = malloc((size_t)r);	/* exact: ASan sees */
 		memcpy(sec, out, (size_t)r);
+		*mode = sec[0];
 		good = bs_split_decode(sec, (size_t)r, n, width, bmin, bmax,
-		    dec) == 0 && memcmp(dec, raw, width * n) == 0;
+		    ctx, dec) == 0 && memcmp(dec, raw, width * n) == 0;
+		/* a decoder not offered context mode refuses it */
+		if (good && (sec[0] & 0x80))
+			good = bs_split_decode(sec, (size_t)r, n, width, bmin,
+			    bmax, 0, dec) == BS_ECORRUPT;
 		free(sec);
 	}
 	free(out);
 	free(dec);
 	return good;
+}
+
+static int
+rtsplit(const uint8_t *raw, size_t n, unsigned width, unsigned bmin,
+    unsigned bmax, int level, long *len)
+{
+	int mode;
+
+	return rtsplitc(raw, n, width, bmin, bmax, 0, level, len, &mode);
+}
+
+/* F16-like values whose exponent drifts slowly along the message (as in
+ * rows of conv weights): the previous value's exponent predicts the next. */
+static void
+fill_f16_drift(uint16_t *v, size_t n)
+{
+	unsigned e = 12;
+
+	for (size_t i = 0; i < n; i++) {
+		if (rnd() % 16 == 0)
+			e = 4 + (unsigned)(rnd() % 20);
+		unsigned ee = e - (unsigned)__builtin_ctzll(rnd() | 1ull << 3);
+		v[i] = (uint16_t)((ee << 10) ^ (rnd() & 0x83ff));
+	}
 }
 
 int
@@ -322,7 +352,7 @@ main(void)
 		size_t n = 70001, cap = 2 * n + 1024;
 		uint8_t *sec = malloc(cap), *bad = malloc(cap);
 		uint8_t *dec = malloc(2 * n);
-		long r = bs_split_encode((uint8_t *)w, n, 2, 9, 14, sec, cap,
+		long r = bs_split_encode((uint8_t *)w, n, 2, 9, 14, 0, sec, cap,
 		    3);
 		int fine = r > 0, caught = 0;
 		for (int t = 0; t < 300 && fine; t++) {
@@ -339,13 +369,72 @@ main(void)
 					bad[i] = (uint8_t)rnd();
 			uint8_t *ex = malloc(l2);	/* exact length */
 			memcpy(ex, bad, l2);
-			int e = bs_split_decode(ex, l2, n, 2, 9, 14, dec);
+			int e = bs_split_decode(ex, l2, n, 2, 9, 14, 0, dec);
 			free(ex);
 			fine = e == 0 || e == BS_ECORRUPT;
 			caught += e == BS_ECORRUPT;
 		}
 		ok(fine && caught > 150,
 		    "300 corrupted long split sections: no crash, %d caught",
+		    caught);
+		free(sec);
+		free(bad);
+		free(dec);
+	}
+	/* order-1 context mode (F16): chosen where it pays, exact around
+	 * the state-count thresholds, refused by a decoder not offered it */
+	{
+		static const size_t ns[] = { 16, 1000, 4096, 4099, 16383,
+		    16384 + 5, 65535, 65536 + 13, 262147 };
+		int good = 1, used = 0, mode;
+		fill_f16_drift(w, 1 << 20);
+		for (size_t k = 0; k < sizeof ns / sizeof ns[0]; k++) {
+			int g = rtsplitc((const uint8_t *)w, ns[k], 2, 6, 13, 5,
+			    k & 1 ? 7 : 3, &len, &mode);
+			if (!g)
+				printf("# context mode fails at n = %zu\n", ns[k]);
+			good &= g;
+			used += g && len > 0 && (mode & 0x80);
+		}
+		ok(good && used >= 5,
+		    "context-mode round trips, n from 16 to 262147 (%d coded "
+		    "in context mode)", used);
+		/* the same values without drift: no context mode */
+		fill_bf16(w, 70000);
+		good = rtsplitc((const uint8_t *)w, 70000, 2, 6, 13, 5, 3,
+		    &len, &mode) && !(mode & 0x80);
+		ok(good, "no context mode where the context does not pay");
+	}
+	/* corrupted context-mode sections: no crash, mostly caught */
+	{
+		size_t n = 70001, cap = 2 * n + 1024;
+		uint8_t *sec = malloc(cap), *bad = malloc(cap);
+		uint8_t *dec = malloc(2 * n);
+		fill_f16_drift(w, n);
+		long r = bs_split_encode((uint8_t *)w, n, 2, 6, 13, 5, sec, cap,
+		    3);
+		int fine = r > 0 && (sec[0] & 0x80), caught = 0;
+		for (int t = 0; t < 300 && fine; t++) {
+			size_t l2 = (size_t)r;
+			memcpy(bad, sec, (size_t)r);
+			if (t % 3 == 0)
+				l2 = 1 + rnd() % (size_t)r;
+			else if (t % 3 == 1)
+				bad[1 + rnd() % ((size_t)r - 1)] ^=
+				    (uint8_t)(1u << (rnd() & 7));
+			else
+				for (size_t i = 1 + rnd() % (size_t)r; i < l2;
+				    i++)
+					bad[i] = (uint8_t)rnd();
+			uint8_t *ex = malloc(l2);	/* exact length */
+			memcpy(ex, bad, l2);
+			int e = bs_split_decode(ex, l2, n, 2, 6, 13, 5, dec);
+			free(ex);
+			fine = e == 0 || e == BS_ECORRUPT;
+			caught += e == BS_ECORRUPT;
+		}
+		ok(fine && caught > 100,
+		    "300 corrupted context-mode sections: no crash, %d caught",
 		    caught);
 		free(sec);
 		free(bad);
