@@ -18,7 +18,7 @@ static const struct bs_opt opts[] = {
 	{ 'b', "base", BS_OPT_STR, &base_path, "BASE", "the base: a safetensors file, a model folder or a .bs file", "file" },
 	{ 'a', "auto", BS_OPT_FLAG, &autopick, NULL, "the operands are candidate bases: pick the best (stream on stdin)", NULL },
 	{ 'T', "threads", BS_OPT_INT, &threads, "N", "choose residuals on N threads (default: all cores)", NULL },
-	{ 'l', "level", BS_OPT_INT, &level, "LEVEL", "level at which residuals are trial-coded (default 3)", NULL },
+	{ 'l', "level", BS_OPT_INT, &level, "LEVEL", "codec level: below 7 choose by estimate, from 7 by coding (default 3)", NULL },
 	{ 'o', "output", BS_OPT_STR, &output, "FILE", "write to FILE (by rename when complete) instead of stdout", "file" },
 	{ 'f', "force", BS_OPT_FLAG, &force, NULL, "write to a terminal anyway", NULL },
 	{ 0, NULL, 0, NULL, NULL, NULL, NULL }

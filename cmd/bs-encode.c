@@ -41,8 +41,8 @@ encode_chunk(struct bs_chunk_job *j)
 		strcpy(j->errmsg, "out of memory");
 		return;
 	}
-	n = bs_chunk_encode(j->dtype, f->payload, f->u.chunk.raw_len, j->out,
-	    (int)level, codec, &j->codec);
+	n = bs_chunk_encode(j->dtype, f->u.chunk.transform, f->payload,
+	    f->u.chunk.raw_len, j->out, (int)level, codec, &j->codec);
 	j->out_len = (size_t)n;
 	j->transform = f->u.chunk.transform;
 }

@@ -367,9 +367,13 @@ struct bs_codec {
 	    uint8_t *out, size_t cap, int level);
 	int (*decode)(int dtype, const uint8_t *in, size_t in_len,
 	    uint8_t *out, size_t raw_len);
+	/* bytes encode would write, estimated from a histogram (one pass,
+	 * no coding); NULL where the codec has no estimate */
+	double (*estimate)(int dtype, const uint8_t *raw, size_t raw_len);
 };
 #define BS_LEVEL_DEFAULT 3
 #define BS_LEVEL_TRY_ZSTD 10	/* from this level zstd is tried beside the specialised codec */
+#define BS_LEVEL_TRY_ALL 7	/* from this level candidates are coded, not estimated */
 const struct bs_codec *bs_codec_by_id(int id);
 const struct bs_codec *bs_codec_by_name(const char *name);
 /* All codecs, NULL-terminated. */
@@ -378,11 +382,21 @@ extern const struct bs_codec *const bs_codecs[];
 /*
  * Encode one chunk choosing the codec: the specialised codec for dtype at
  * level (1 fast .. 19 thorough), zstd, and none as the floor; the result
- * is never larger than raw_len.  out must hold raw_len bytes.  Returns the
- * coded length and sets *codec.
+ * is never larger than raw_len.  A residual chunk (transform other than
+ * BS_X_NONE) of a dtype the delta codec takes has the delta codec as a
+ * candidate too: below BS_LEVEL_TRY_ALL the estimates choose which of the
+ * two codes it, from there both code and the smaller wins.  out must hold
+ * raw_len bytes.  Returns the coded length and sets *codec.
  */
-long bs_chunk_encode(int dtype, const uint8_t *raw, size_t raw_len,
-    uint8_t *out, int level, const char *force_codec, uint8_t *codec);
+long bs_chunk_encode(int dtype, int transform, const uint8_t *raw,
+    size_t raw_len, uint8_t *out, int level, const char *force_codec,
+    uint8_t *codec);
+/* The smallest estimate (bytes) of the codecs bs_chunk_encode would
+ * consider below BS_LEVEL_TRY_ALL for a chunk, and in *codec the codec that
+ * gave it (BS_C_NONE when none beats the raw length); -1 when the dtype's
+ * codec has no estimate. */
+double bs_chunk_estimate(int dtype, int transform, const uint8_t *raw,
+    size_t raw_len, uint8_t *codec);
 /* The raw bytes of CHUNK frame f of a tensor of dtype: its payload when
  * the chunk is raw, else the payload decoded into buf (raw_len bytes).
  * NULL with *rc set when it does not decode. */
@@ -724,14 +738,14 @@ int bs_delta_forward(int x, int dtype, const uint8_t *val, const uint8_t *base,
  * apply to this dtype or length. */
 int bs_delta_inverse(int x, int dtype, const uint8_t *res, const uint8_t *base,
     uint8_t *out, size_t n);
-/* Choose the transform for one chunk (n bytes at offset in its tensor):
- * code each applicable one (XOR, SUB, NONE) with bs_chunk_encode at level,
- * and the residuals with the delta codec too, and keep the smallest.
- * Writes the chosen raw residual to res (n bytes, the caller's).  When the
- * delta codec won, *codec is BS_C_DELTA and coded (n bytes, the caller's)
- * holds its *coded_len bytes, to be written as they are; otherwise *codec
- * is BS_C_NONE and the residual is left for bs-encode.  Returns the
- * BS_X_* chosen, or BS_ENOMEM. */
+/* Choose the transform for one chunk (n bytes at offset in its tensor) and
+ * code it: of those that apply (XOR, SUB, NONE), the one whose bytes code
+ * smallest as bs_chunk_encode would code them, judged by the codecs'
+ * estimates below BS_LEVEL_TRY_ALL (then coded once, by the codec whose
+ * estimate won) and by coding from there.  Writes the chosen residual to
+ * res and, when a codec beats the raw length, its coded bytes to coded
+ * (n bytes each, the caller's) with *codec and *coded_len; else *codec is
+ * BS_C_NONE.  Returns the BS_X_* chosen, or BS_ENOMEM. */
 int bs_delta_choose(int dtype, const uint8_t *val, const uint8_t *base,
     uint64_t offset, size_t n, int level, uint8_t *res, uint8_t *coded,
     size_t *coded_len, uint8_t *codec);
@@ -964,8 +978,7 @@ void bs_ecc_free(struct bs_ecc *x);
 
 /* Bytes the delta codec (BS_C_DELTA) would code raw_len bytes of 16-bit
  * residuals to, from their histogram alone (one pass, no coding): its own
- * estimate, within a few bytes of the coded length.  Lets
- * bs_delta_choose trial-code only the transforms that may win. */
+ * estimate, within a few bytes of the coded length. */
 double bs_delta_codec_estimate(const uint8_t *raw, size_t raw_len);
 
 #endif

@@ -55,35 +55,94 @@ codec_for_dtype(int dtype)
 }
 
 /*
+ * Estimates choose between codecs; they need not be exact.  A chunk of
+ * SAMPLE_MIN bytes or more is estimated from a quarter of it: its first
+ * SAMPLE_BLOCK bytes of every 4 SAMPLE_BLOCK, scaled up.
+ */
+#define SAMPLE_BLOCK 4096
+#define SAMPLE_MIN (256u << 10)
+
+struct sample {
+	const uint8_t *p;
+	size_t n;
+	double scale;
+	uint8_t *own;
+};
+
+static void
+sample_make(struct sample *s, const uint8_t *raw, size_t raw_len)
+{
+	*s = (struct sample){ raw, raw_len, 1.0, NULL };
+	if (raw_len < SAMPLE_MIN || !(s->own = malloc(raw_len / 4 +
+	    SAMPLE_BLOCK)))
+		return;
+	s->n = 0;
+	for (size_t o = 0; o < raw_len; o += 4 * SAMPLE_BLOCK) {
+		size_t k = raw_len - o < SAMPLE_BLOCK ? raw_len - o :
+		    SAMPLE_BLOCK;
+		memcpy(s->own + s->n, raw + o, k);
+		s->n += k;
+	}
+	s->p = s->own;
+	s->scale = (double)raw_len / (double)s->n;
+}
+
+static double
+sample_est(const struct bs_codec *c, int dtype, const struct sample *s)
+{
+	return c->estimate(dtype, s->p, s->n) * s->scale;
+}
+
+/*
  * Candidates, in order: the forced codec alone; or the dtype's specialised
- * codec, and zstd when none applies or the level asks to try more.  The
- * smallest result wins; none is the floor.
+ * codec, the delta codec for a residual, and zstd when none applies or the
+ * level asks to try more.  Below BS_LEVEL_TRY_ALL, of the specialised and
+ * the delta codec only the one with the smaller estimate codes (the other
+ * when it fails).  The smallest result wins; none is the floor.
  */
 long
-bs_chunk_encode(int dtype, const uint8_t *raw, size_t raw_len, uint8_t *out,
-    int level, const char *force, uint8_t *codec)
+bs_chunk_encode(int dtype, int transform, const uint8_t *raw, size_t raw_len,
+    uint8_t *out, int level, const char *force, uint8_t *codec)
 {
-	const struct bs_codec *cand[2] = { NULL, NULL };
+	const struct bs_codec *cand[3] = { NULL, NULL, NULL };
 	uint8_t *tmp = NULL;
 	size_t best = raw_len;
 	long n;
+	int k = 0;
 
 	if (force) {
 		cand[0] = bs_codec_by_name(force);
 		if (cand[0] && !cand[0]->accepts(dtype))
 			cand[0] = NULL;
 	} else {
-		cand[0] = codec_for_dtype(dtype);
-		if (!cand[0])
-			cand[0] = &bs_codec_zstd;
-		else if (level >= BS_LEVEL_TRY_ZSTD)
-			cand[1] = &bs_codec_zstd;
+		if ((cand[k] = codec_for_dtype(dtype)))
+			k++;
+		if (transform != BS_X_NONE && bs_codec_delta.accepts(dtype)) {
+			cand[k++] = &bs_codec_delta;
+			if (k == 2 && level < BS_LEVEL_TRY_ALL &&
+			    cand[0]->estimate && raw_len > 0) {
+				struct sample sm;
+				sample_make(&sm, raw, raw_len);
+				if (sample_est(&bs_codec_delta, dtype, &sm) <
+				    sample_est(cand[0], dtype, &sm)) {
+					cand[1] = cand[0];	/* delta first */
+					cand[0] = &bs_codec_delta;
+				}
+				free(sm.own);
+			}
+		}
+		if (!k || level >= BS_LEVEL_TRY_ZSTD)
+			cand[k++] = &bs_codec_zstd;
 	}
 	*codec = BS_C_NONE;
-	for (int i = 0; i < 2 && raw_len > 0; i++) {
+	for (int i = 0; i < 3 && raw_len > 0; i++) {
 		const struct bs_codec *c = cand[i];
 		uint8_t *dst = out;
 		if (!c || c->id == BS_C_NONE)
+			continue;
+		/* estimated: the runner-up codes only when the first failed */
+		if (i == 1 && cand[1] != &bs_codec_zstd &&
+		    level < BS_LEVEL_TRY_ALL && *codec != BS_C_NONE)
 			continue;
 		if (*codec != BS_C_NONE) {
 			if (!tmp && !(tmp = malloc(raw_len)))
@@ -103,6 +162,33 @@ bs_chunk_encode(int dtype, const uint8_t *raw, size_t raw_len, uint8_t *out,
 		return (long)best;
 	memcpy(out, raw, raw_len);
 	return (long)raw_len;
+}
+
+double
+bs_chunk_estimate(int dtype, int transform, const uint8_t *raw,
+    size_t raw_len, uint8_t *codec)
+{
+	const struct bs_codec *c = codec_for_dtype(dtype);
+	struct sample sm;
+	double e, d;
+
+	*codec = BS_C_NONE;
+	if (!c || !c->estimate)
+		return -1;
+	sample_make(&sm, raw, raw_len);
+	e = sample_est(c, dtype, &sm);
+	*codec = c->id;
+	if (transform != BS_X_NONE && bs_codec_delta.accepts(dtype) &&
+	    (d = sample_est(&bs_codec_delta, dtype, &sm)) < e) {
+		e = d;
+		*codec = BS_C_DELTA;
+	}
+	free(sm.own);
+	if (e >= (double)raw_len) {
+		*codec = BS_C_NONE;
+		e = (double)raw_len;
+	}
+	return e;
 }
 
 int

@@ -45,6 +45,14 @@ bf16_decode(int dtype, const uint8_t *in, size_t in_len, uint8_t *out,
 	return bs_split16_decode(in, in_len, raw_len, 9, 14, 0, out);
 }
 
+static double
+bf16_estimate(int dtype, const uint8_t *raw, size_t raw_len)
+{
+	(void)dtype;	/* up to 12 bits: 16 KiB of counts stay in L1 */
+	return bs_split16_estimate(raw, raw_len, 9, 12);
+}
+
 const struct bs_codec bs_codec_bf16 = {
 	"bf16", BS_C_BF16, bf16_accepts, bf16_encode, bf16_decode,
+	bf16_estimate,
 };

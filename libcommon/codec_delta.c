@@ -55,17 +55,35 @@ bitlen(unsigned v)
 	return v ? 32 - (unsigned)__builtin_clz(v) : 0;
 }
 
-/* The K = 2 symbol of every 16-bit value, made once. */
-static uint8_t sym2_of[1 << 16];
+/*
+ * The K = 2 symbol of every 16-bit value w, from a 2 KiB table that stays
+ * in L1: below 1024 by w itself, above by w >> 6 (the two bits under the
+ * leading 1 of w >= 1024 are at bit 6 or higher).
+ */
+static uint8_t sym2_tab[2048];
 static pthread_once_t sym2_once = PTHREAD_ONCE_INIT;
+
+static unsigned
+sym2_slow(unsigned w)
+{
+	unsigned L = bitlen(w);
+
+	return L << 2 | (L > 2 ? (w >> (L - 3)) & 3 : L == 2 ? (w & 1) : 0);
+}
 
 static void
 sym2_init(void)
 {
-	for (unsigned w = 0; w < (1u << 16); w++) {
-		unsigned L = bitlen(w);
-		sym2_of[w] = (uint8_t)(L << 2 | (L > 2 ? (w >> (L - 3)) & 3 : L == 2 ? (w & 1) : 0));
-	}
+	for (unsigned w = 0; w < 1024; w++)
+		sym2_tab[w] = (uint8_t)sym2_slow(w);
+	for (unsigned h = 16; h < 1024; h++)
+		sym2_tab[1024 + h] = (uint8_t)sym2_slow(h << 6);
+}
+
+static inline unsigned
+sym2_of(unsigned w)
+{
+	return sym2_tab[w >= 1024 ? 1024 + (w >> 6) : w];
 }
 
 /*
@@ -83,8 +101,8 @@ delta_histogram(const uint8_t *raw, size_t n, uint32_t h[2][3][17 << 2])
 	memset(part, 0, sizeof part);
 #define ONE(q, v) do {							\
 		unsigned w0 = (v);					\
-		part[q][0][sym2_of[w0]]++;				\
-		part[q][1][sym2_of[zz16(w0)]]++;			\
+		part[q][0][sym2_of(w0)]++;				\
+		part[q][1][sym2_of(zz16(w0))]++;			\
 	} while (0)
 	for (; i + 4 <= n; i += 4) {
 		uint64_t g = get64(raw + 2 * i);
@@ -281,6 +299,14 @@ delta_decode(int dtype, const uint8_t *in, size_t in_len, uint8_t *out,
 	return 0;
 }
 
+static double
+delta_estimate(int dtype, const uint8_t *raw, size_t raw_len)
+{
+	(void)dtype;
+	return bs_delta_codec_estimate(raw, raw_len);
+}
+
 const struct bs_codec bs_codec_delta = {
 	"delta", BS_C_DELTA, delta_accepts, delta_encode, delta_decode,
+	delta_estimate,
 };

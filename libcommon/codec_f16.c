@@ -48,6 +48,13 @@ f16_decode(int dtype, const uint8_t *in, size_t in_len, uint8_t *out,
 	return bs_split16_decode(in, in_len, raw_len, 6, 13, 5, out);
 }
 
+static double
+f16_estimate(int dtype, const uint8_t *raw, size_t raw_len)
+{
+	(void)dtype;	/* plain mode: context mode only ever does better */
+	return bs_split16_estimate(raw, raw_len, 6, 12);
+}
+
 const struct bs_codec bs_codec_f16 = {
-	"f16", BS_C_F16, f16_accepts, f16_encode, f16_decode,
+	"f16", BS_C_F16, f16_accepts, f16_encode, f16_decode, f16_estimate,
 };

@@ -52,7 +52,15 @@ combine(int op, unsigned w, const uint8_t *a, const uint8_t *b, uint8_t *out,
 		return;
 	}
 #define LANES(T, GET, PUT)						\
-	for (i = 0; i < n; i += sizeof(T)) {				\
+	for (i = 0; i + 8 * sizeof(T) <= n; i += 8 * sizeof(T)) {	\
+		T x[8], y[8];						\
+		memcpy(x, a + i, sizeof x);				\
+		memcpy(y, b + i, sizeof y);				\
+		for (int k = 0; k < 8; k++)	/* vectorised */	\
+			x[k] = (T)(op == OP_SUB ? x[k] - y[k] : x[k] + y[k]); \
+		memcpy(out + i, x, sizeof x);				\
+	}								\
+	for (; i < n; i += sizeof(T)) {					\
 		T x = (T)GET(a + i), y = (T)GET(b + i);			\
 		PUT(out + i, (T)(op == OP_SUB ? x - y : x + y));	\
 	}
@@ -115,9 +123,6 @@ bs_delta_inverse(int x, int dtype, const uint8_t *res, const uint8_t *base,
  * estimate, which overrates raw values (a float codec does better on them),
  * hence its wider margin.
  */
-#define CLOSE_RESIDUAL 1.08	/* keep XOR/SUB within 8% of the best */
-#define CLOSE_NONE 1.6		/* keep NONE within 60% */
-
 int
 bs_delta_choose(int dtype, const uint8_t *val, const uint8_t *base,
     uint64_t offset, size_t n, int level, uint8_t *res, uint8_t *coded,
@@ -125,61 +130,81 @@ bs_delta_choose(int dtype, const uint8_t *val, const uint8_t *base,
 {
 	static const int cand[] = { BS_X_XOR, BS_X_SUB, BS_X_NONE };
 	enum { NC = sizeof cand / sizeof cand[0] };
-	const struct bs_codec *dc = bs_codec_by_id(BS_C_DELTA);
-	uint8_t *trial = NULL, *buf = NULL, c;
-	size_t best = SIZE_MAX;
-	int bestx = BS_X_XOR, use[NC];
-	double est[NC], low = 0;
+	/* the residual goes to buf[cur], the best so far stays in buf[at];
+	 * when coding, likewise cbuf[ccur] and cbuf[cat] */
+	uint8_t *buf[2] = { res, NULL }, *cbuf[2] = { coded, NULL };
+	double best = 0;
+	int bestx = -1, cur = 0, at = 0, ccur = 0, cat = 0, ret = BS_ENOMEM;
+	uint8_t bestc = BS_C_NONE;
 
 	*codec = BS_C_NONE;
 	*coded_len = n;
 	if (n == 0)
 		return BS_X_XOR;
-	if (!(trial = malloc(n)) || !(buf = malloc(n))) {
-		free(trial);
-		return BS_ENOMEM;
-	}
-	for (size_t i = 0; i < NC; i++)
-		use[i] = bs_delta_transform_ok(cand[i], dtype, offset, n);
-	if (dc && dc->accepts(dtype) && n >= 64) {
-		for (size_t i = 0; i < NC; i++) {
-			if (!use[i])
-				continue;
-			bs_delta_forward(cand[i], dtype, val, base, trial, n);
-			est[i] = bs_delta_codec_estimate(trial, n);
-			if (cand[i] != BS_X_NONE && (low == 0 || est[i] < low))
-				low = est[i];
-		}
-		for (size_t i = 0; i < NC && low > 0; i++)
-			if (use[i] && est[i] > low * (cand[i] == BS_X_NONE ? CLOSE_NONE : CLOSE_RESIDUAL))
-				use[i] = 0;
-	}
+	if (!(buf[1] = malloc(n)) || !(cbuf[1] = malloc(n)))
+		goto out;
 	for (size_t i = 0; i < NC; i++) {
-		long len;
-		if (!use[i])
+		const uint8_t *v = val;
+		double cost = -1;
+		uint8_t c = BS_C_NONE;
+		if (!bs_delta_transform_ok(cand[i], dtype, offset, n))
 			continue;
-		bs_delta_forward(cand[i], dtype, val, base, trial, n);
-		len = bs_chunk_encode(dtype, trial, n, buf, level, NULL, &c);
-		/* a residual wins ties: it says the chunk was made against the base */
-		if (len >= 0 && (size_t)len < best) {
-			best = (size_t)len;
-			bestx = cand[i];
-			*codec = BS_C_NONE;
-			memcpy(res, trial, n);
+		if (cand[i] != BS_X_NONE) {
+			bs_delta_forward(cand[i], dtype, val, base, buf[cur], n);
+			v = buf[cur];
 		}
-		if (cand[i] == BS_X_NONE || !dc || !dc->accepts(dtype))
-			continue;
-		len = dc->encode(dtype, trial, n, buf, best < n ? best : n, level);
-		if (len > 0 && (size_t)len < best) {
-			best = (size_t)len;
+		int coded_here = 0;
+		if (level < BS_LEVEL_TRY_ALL)
+			cost = bs_chunk_estimate(dtype, cand[i], v, n, &c);
+		if (cost < 0) {	/* no estimate, or asked to code */
+			cost = (double)bs_chunk_encode(dtype, cand[i], v, n,
+			    cbuf[ccur], level, NULL, &c);
+			coded_here = 1;
+		}
+		/* a residual wins ties: it says the chunk was made against
+		 * the base */
+		if (bestx < 0 || cost < best) {
+			best = cost;
 			bestx = cand[i];
-			*codec = BS_C_DELTA;
-			memcpy(res, trial, n);
-			memcpy(coded, buf, (size_t)len);
+			bestc = c;
+			if (cand[i] != BS_X_NONE) {
+				at = cur;
+				cur ^= 1;
+			}
+			if (coded_here) {
+				cat = ccur;
+				ccur ^= 1;
+			} else
+				cat = -1;	/* to be coded */
 		}
 	}
-	free(trial);
-	free(buf);
-	*coded_len = *codec == BS_C_DELTA ? best : n;
-	return bestx;
+	if (bestx < 0)
+		bestx = BS_X_NONE;
+	if (bestx == BS_X_NONE)
+		memcpy(res, val, n);
+	else if (at)
+		memcpy(res, buf[1], n);
+	if (bestc != BS_C_NONE && cat < 0) {
+		/* chosen by estimate: code it once, with the codec that won */
+		const struct bs_codec *cc = bs_codec_by_id(bestc);
+		long len = cc->encode(dtype, res, n, coded, n, level);
+		if (len < 0 && len != BS_ENOMEM)
+			len = 0;
+		if (len < 0)
+			goto out;
+		if (len > 0 && (size_t)len < n) {
+			*codec = bestc;
+			*coded_len = (size_t)len;
+		}
+	} else if (bestc != BS_C_NONE && (size_t)best < n) {
+		if (cat)
+			memcpy(coded, cbuf[1], (size_t)best);
+		*codec = bestc;
+		*coded_len = (size_t)best;
+	}
+	ret = bestx;
+out:
+	free(buf[1]);
+	free(cbuf[1]);
+	return ret;
 }

@@ -1630,6 +1630,83 @@ split_encode_b(const uint8_t *raw, size_t n, unsigned width, unsigned b,
 	return (long)(1 + R) + e;
 }
 
+/*
+ * The top-bmax-bits histogram of raw (cnt: 3 << bmax counts, the first
+ * 2^bmax the histogram, the rest scratch) and the estimated bits of every
+ * b in [bmin, bmax] (est[b]); *best and *second the two cheapest b
+ * (second 0 when there is one candidate).
+ */
+static void
+split_hist(const uint8_t *raw, size_t n, unsigned width, unsigned bmin,
+    unsigned bmax, uint32_t *cnt, double *est, unsigned *best,
+    unsigned *second)
+{
+	uint32_t *cb[2] = { cnt + (1u << bmax), cnt + (2u << bmax) };
+	unsigned np = 0;
+
+	*best = *second = 0;
+	hist_top(raw, n, width, bmax, cnt, cb[0]);
+	/* the present symbols as a list (counts in cb[0], symbols in cb[1]),
+	 * folded one bit at a time: each b costs its present symbols, not
+	 * 2^b, and gives the same estimate as bs_ent_estimate */
+	for (unsigned s = 0; s < (1u << bmax); s++) {
+		cb[0][np] = cnt[s];
+		cb[1][np] = s;
+		np += cnt[s] != 0;
+	}
+	for (unsigned b = bmax; b >= bmin; b--) {
+		if (b < bmax) {
+			unsigned k2 = 0;
+			for (unsigned j = 0; j < np; j++) {
+				uint32_t p = cb[1][j] >> 1;
+				if (k2 && cb[1][k2 - 1] == p)
+					cb[0][k2 - 1] += cb[0][j];
+				else {
+					cb[1][k2] = p;
+					cb[0][k2++] = cb[0][j];
+				}
+			}
+			np = k2;
+		}
+		est[b] = bs_ent_estimate(cb[0], np) +
+		    (double)n * (8 * width - b);
+		if (!*best || est[b] < est[*best]) {
+			*second = *best;
+			*best = b;
+		} else if (!*second || est[b] < est[*second])
+			*second = b;
+	}
+}
+
+/* wide symbols only pay (and their histogram is only cheap enough) for
+ * long messages */
+static unsigned
+split_bmax(size_t n, unsigned bmin, unsigned bmax)
+{
+	if (n < 65536 && bmax > 12)
+		bmax = bmin > 12 ? bmin : 12;
+	return bmax;
+}
+
+double
+bs_split_estimate(const uint8_t *raw, size_t n, unsigned width,
+    unsigned bmin, unsigned bmax)
+{
+	double est[SPLIT_MAX_B + 1];
+	unsigned best, second;
+	uint32_t *cnt;
+
+	if ((width != 2 && width != 4) || bmin < 1 || bmax > SPLIT_MAX_B ||
+	    bmin > bmax || n < 16)
+		return 8.0 * width * n;
+	bmax = split_bmax(n, bmin, bmax);
+	if (!(cnt = malloc(3 * sizeof *cnt << bmax)))
+		return 8.0 * width * n;
+	split_hist(raw, n, width, bmin, bmax, cnt, est, &best, &second);
+	free(cnt);
+	return est[best] + 8;
+}
+
 /* hb[c << b | s] = the context histogram h (at bc bits) folded to b. */
 static void
 ctx_fold(const uint32_t *h, unsigned bc, unsigned b, unsigned eb,
@@ -1669,7 +1746,7 @@ long
 bs_split_encode(const uint8_t *raw, size_t n, unsigned width, unsigned bmin,
     unsigned bmax, unsigned ctx, uint8_t *out, size_t cap, int level)
 {
-	uint32_t *cnt, *cb[2];
+	uint32_t *cnt, *cb0;
 	double est[SPLIT_MAX_B + 1];
 	unsigned best = 0, second = 0;
 	long r;
@@ -1679,46 +1756,11 @@ bs_split_encode(const uint8_t *raw, size_t n, unsigned width, unsigned bmin,
 		return BS_EUSAGE;
 	if (n < 16)
 		return 0;
-	/* wide symbols only pay (and their histogram is only cheap enough)
-	 * for long messages */
-	if (n < 65536 && bmax > 12)
-		bmax = bmin > 12 ? bmin : 12;
+	bmax = split_bmax(n, bmin, bmax);
 	if (!(cnt = malloc(3 * sizeof *cnt << bmax)))
 		return BS_ENOMEM;
-	cb[0] = cnt + (1u << bmax);
-	cb[1] = cb[0] + (1u << bmax);
-	hist_top(raw, n, width, bmax, cnt, cb[0]);
-	/* the present symbols as a list (counts in cb[0], symbols in cb[1]),
-	 * folded one bit at a time: each b costs its present symbols, not
-	 * 2^b, and gives the same estimate as bs_ent_estimate */
-	unsigned np = 0;
-	for (unsigned s = 0; s < (1u << bmax); s++) {
-		cb[0][np] = cnt[s];
-		cb[1][np] = s;
-		np += cnt[s] != 0;
-	}
-	for (unsigned b = bmax; b >= bmin; b--) {
-		if (b < bmax) {
-			unsigned k2 = 0;
-			for (unsigned j = 0; j < np; j++) {
-				uint32_t p = cb[1][j] >> 1;
-				if (k2 && cb[1][k2 - 1] == p)
-					cb[0][k2 - 1] += cb[0][j];
-				else {
-					cb[1][k2] = p;
-					cb[0][k2++] = cb[0][j];
-				}
-			}
-			np = k2;
-		}
-		est[b] = bs_ent_estimate(cb[0], np) +
-		    (double)n * (8 * width - b);
-		if (!best || est[b] < est[best]) {
-			second = best;
-			best = b;
-		} else if (!second || est[b] < est[second])
-			second = b;
-	}
+	split_hist(raw, n, width, bmin, bmax, cnt, est, &best, &second);
+	cb0 = cnt + (1u << bmax);
 	/* context mode (16-bit values; ctx = the exponent's width): the
 	 * joint histogram at up to CTX_MAX_B bits, folded for every b */
 	unsigned cbest = 0, bc = 0;
@@ -1758,7 +1800,7 @@ bs_split_encode(const uint8_t *raw, size_t n, unsigned width, unsigned bmin,
 		cand[1][1] = ctx;
 	}
 	r = split_try(raw, n, width, cand[0][0], cand[0][1], cnt, bmax, h2,
-	    bc, cb[0], out, cap);
+	    bc, cb0, out, cap);
 	if (level >= 7 && cand[1][0] && r >= 0) {
 		size_t cap2 = r > 0 ? (size_t)r : cap;
 		uint8_t *tmp = malloc(cap2);
@@ -1769,7 +1811,7 @@ bs_split_encode(const uint8_t *raw, size_t n, unsigned width, unsigned bmin,
 			return BS_ENOMEM;
 		}
 		r2 = split_try(raw, n, width, cand[1][0], cand[1][1], cnt,
-		    bmax, h2, bc, cb[0], tmp, cap2);
+		    bmax, h2, bc, cb0, tmp, cap2);
 		if (r2 > 0 && (r == 0 || r2 < r)) {
 			memcpy(out, tmp, (size_t)r2);
 			r = r2;
@@ -1871,4 +1913,12 @@ bs_split16_decode(const uint8_t *in, size_t in_len, size_t raw_len,
 	if (t)
 		out[raw_len - 1] = in[in_len - 1];
 	return 0;
+}
+
+double
+bs_split16_estimate(const uint8_t *raw, size_t raw_len, unsigned bmin,
+    unsigned bmax)
+{
+	return bs_split_estimate(raw, raw_len / 2, 2, bmin, bmax) / 8 +
+	    (double)(raw_len & 1);
 }

@@ -155,6 +155,11 @@ int bs_split_decode(const uint8_t *in, size_t in_len, size_t n,
     unsigned width, unsigned bmin, unsigned bmax, unsigned ctx,
     uint8_t *out);
 
+/* Estimated bits of the section bs_split_encode would write at its best b
+ * (plain mode), from the histogram alone. */
+double bs_split_estimate(const uint8_t *raw, size_t n, unsigned width,
+    unsigned bmin, unsigned bmax);
+
 /*
  * The body of the 16-bit codecs (BF16, F16): a chunk of raw_len bytes is
  * raw_len / 2 values through bs_split_encode, then its odd last byte, if
@@ -165,6 +170,9 @@ long bs_split16_encode(const uint8_t *raw, size_t raw_len, unsigned bmin,
     unsigned bmax, unsigned ctx, uint8_t *out, size_t cap, int level);
 int bs_split16_decode(const uint8_t *in, size_t in_len, size_t raw_len,
     unsigned bmin, unsigned bmax, unsigned ctx, uint8_t *out);
+/* Bytes bs_split16_encode would write, estimated (see bs_split_estimate). */
+double bs_split16_estimate(const uint8_t *raw, size_t raw_len, unsigned bmin,
+    unsigned bmax);
 
 /* LEB128 helpers.  put returns bytes written (<= 10) or 0 if cap is too
  * small; get returns bytes read or 0 on truncation/overlong (> 9 bytes). */

@@ -100,7 +100,7 @@ chunk(struct bs_writer *w, int dtype, const uint8_t *raw, size_t n, uint64_t off
 {
 	uint8_t *out = xmalloc(n);
 	struct bs_chunk_info ci = { 0, 0, (uint32_t)n, off };
-	long len = bs_chunk_encode(dtype, raw, n, out, 3, force, &ci.codec);
+	long len = bs_chunk_encode(dtype, BS_X_NONE, raw, n, out, 3, force, &ci.codec);
 
 	if (len <= 0)
 		die("bs_chunk_encode");
@@ -554,12 +554,12 @@ cases(void)
 		/* a zstd payload with valid checksums that decodes to fewer bytes */
 		uint8_t *z = xmalloc(8192);
 		struct bs_chunk_info ci;
-		long n = bs_chunk_encode(BS_DT_BF16, w_data, 4000, z, 3, "zstd", &ci.codec);
+		long n = bs_chunk_encode(BS_DT_BF16, BS_X_NONE, w_data, 4000, z, 3, "zstd", &ci.codec);
 		s = copy();
 		s->f[iC].pay = z;
 		s->f[iC].plen = (uint64_t)n;
 		out(s, "zstd-short", "decode", "a zstd CHUNK that decodes to 96 bytes fewer than its raw length");
-		n = bs_chunk_encode(BS_DT_BF16, w_data, 4096, z, 3, "zstd", &ci.codec);
+		n = bs_chunk_encode(BS_DT_BF16, BS_X_NONE, w_data, 4096, z, 3, "zstd", &ci.codec);
 		s = copy();
 		s->f[iC].pay = xmalloc((size_t)n);
 		memcpy(s->f[iC].pay, z, (size_t)n);

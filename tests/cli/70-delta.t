@@ -37,6 +37,13 @@ alone=$(bs-encode < "$T/d$n.raw" | bs-info | sed -n 's/.*coded \([0-9]*\) bytes.
 [ "${coded:-0}" -gt 0 ] && [ "$coded" -lt "$alone" ]
 ok $? "stories260k: the patch ($coded) is smaller than the fine-tune alone ($alone)"
 diag "stories260k patch: $coded coded bytes of 530938 raw; alone $alone"
+# a decoded patch re-encoded: bs-encode picks the delta codec for residual
+# chunks itself (within 1% of what bs-delta coded)
+again=$(bs-decode < "$T/d$n.patch" | bs-encode | bs-info | sed -n 's/.*coded \([0-9]*\) bytes.*/\1/p')
+[ "${again:-0}" -gt 0 ] && [ $((again * 100)) -le $((coded * 101)) ]
+ok $? "stories260k: decode | encode of the patch codes residuals as small ($again, was $coded)"
+bs-decode < "$T/d$n.patch" | bs-encode | bs-info | grep -q "delta [0-9]*->"
+ok $? "stories260k: ... with the delta codec"
 
 # the base as a folder, a safetensors file, an encoded .bs, a raw .bs on a pipe
 bs-split "$S/stories260k" > "$T/base.raw"
