@@ -139,7 +139,7 @@ pick_base(int fd, char **cand, int ncand)
  * the output keeps the input's order.  The main thread reads, checks,
  * compares against the base and decides kinds; emit() writes.
  */
-enum { J_COPY, J_TENSOR, J_CHUNK, J_DELTA, J_TEND, J_END };
+enum { J_COPY, J_FILE, J_TENSOR, J_CHUNK, J_DELTA, J_TEND, J_END };
 
 struct job {
 	int op;
@@ -169,7 +169,13 @@ struct ctx {
 	int written;			/* TENSOR frame out (kind decided) */
 	uint32_t *pending;		/* raw lengths of identical chunks held back */
 	size_t npending, cap_pending;
-	uint64_t tensors, refs, deltas, whole;
+	/* while every record of the current file refers to the base file of
+	 * the same path (same header), its output is held back: at its end
+	 * it becomes one file reference */
+	const struct bs_model_file *bfile;
+	struct job **held;
+	size_t nheld, cap_held, file_refs;
+	uint64_t tensors, refs, deltas, whole, files_ref;
 };
 
 static void
@@ -209,6 +215,18 @@ run_delta(void *arg)
 }
 
 static void
+job_free(struct job *j)
+{
+	bs_frame_free(j->f);
+	bs_frame_free(j->tensor);
+	free(j->buf);
+	free(j->base);
+	free(j->res);
+	free(j->coded);
+	free(j);
+}
+
+static void
 emit(struct ctx *c, struct job *j)
 {
 	int rc = 0;
@@ -217,6 +235,13 @@ emit(struct ctx *c, struct job *j)
 	case J_COPY:
 		rc = bs_writer_copy(c->w, j->f ? j->f : j->same);
 		break;
+	case J_FILE: {
+		struct bs_file_info fi = j->f->u.file;
+		fi.kind = BS_FILE_REF;
+		fi.size = j->te.size;
+		rc = bs_writer_file(c->w, &fi, NULL, 0);
+		break;
+	}
 	case J_TENSOR:
 		rc = bs_writer_tensor(c->w, &j->ti);
 		break;
@@ -239,22 +264,43 @@ emit(struct ctx *c, struct job *j)
 	}
 	if (rc < 0)
 		wdie(c);
-	bs_frame_free(j->f);
-	bs_frame_free(j->tensor);
-	free(j->buf);
-	free(j->base);
-	free(j->res);
-	free(j->coded);
-	free(j);
+	job_free(j);
 }
 
 /* Queue a job (run: on a worker), writing finished ones to make room. */
 static void
-submit(struct ctx *c, struct job *j, int run)
+submit_now(struct ctx *c, struct job *j, int run)
 {
 	while (bs_pool_full(c->pool))
 		emit(c, bs_pool_take(c->pool));
 	bs_pool_submit(c->pool, j, run);
+}
+
+/* The file is not a reference after all: out with what was held. */
+static void
+stop_holding(struct ctx *c)
+{
+	c->bfile = NULL;
+	for (size_t i = 0; i < c->nheld; i++)
+		submit_now(c, c->held[i], 0);
+	c->nheld = 0;
+}
+
+static void
+submit(struct ctx *c, struct job *j, int run)
+{
+	if (c->bfile && run)
+		stop_holding(c);
+	if (c->bfile) {
+		if (c->nheld == c->cap_held) {
+			c->cap_held = c->cap_held ? 2 * c->cap_held : 64;
+			if (!(c->held = realloc(c->held, c->cap_held * sizeof *c->held)))
+				bs_die(2, "out of memory");
+		}
+		c->held[c->nheld++] = j;
+		return;
+	}
+	submit_now(c, j, run);
 }
 
 static struct job *
@@ -284,6 +330,8 @@ put_tensor(struct ctx *c, int kind)
 	struct job *j = job_new(J_TENSOR);
 	struct bs_tensor_info *ti = &j->ti;
 
+	if (kind != BS_T_REF)
+		stop_holding(c);
 	*ti = c->tensor->u.tensor;
 	ti->kind = (uint8_t)kind;
 	if (kind == BS_T_DELTA || kind == BS_T_REF) {
@@ -346,6 +394,7 @@ on_tensor(struct ctx *c, struct bs_frame *f)
 		return;			/* kind decided by the chunks */
 	}
 	c->whole++;
+	stop_holding(c);
 	/* written as read; the frame stays with c->tensor until its TEND */
 	struct job *j = job_new(J_COPY);
 	j->same = f;
@@ -450,6 +499,7 @@ on_tend(struct ctx *c, struct bs_frame *f)
 		} else {
 			put_tensor(c, BS_T_REF);
 			c->refs++;
+			c->file_refs++;
 			j->te.chunks = 0;
 			j->f = NULL;
 			bs_frame_free(f);
@@ -458,6 +508,59 @@ on_tend(struct ctx *c, struct bs_frame *f)
 	j->tensor = c->tensor;
 	c->tensor = NULL;
 	submit(c, j, 0);
+}
+
+/* A file record: held back while it may turn out to equal the base's. */
+static void
+on_file(struct ctx *c, struct bs_frame *f)
+{
+	const struct bs_file_info *fi = &f->u.file;
+	const struct bs_model_file *bf;
+	uint8_t *hdr = NULL;
+	size_t hlen = 0;
+	struct bs_err e;
+	int same;
+
+	stop_holding(c);
+	bf = bs_model_file_find(c->base, fi->path, fi->path_len);
+	same = bf && bf->kind == fi->kind && (fi->size == BS_SIZE_UNKNOWN || fi->size == bf->size);
+	if (same && bf->kind == BS_FILE_SAFETENSORS) {
+		if (bs_model_file_header(c->base, bf, &hdr, &hlen, &e) < 0)
+			bs_die(bs_err_status(e.code), "%s", e.msg);
+		same = hlen == f->payload_len && memcmp(hdr, f->payload, hlen) == 0;
+		free(hdr);
+	}
+	if (same) {	/* hold from the file frame on: it is held[0] */
+		c->bfile = bf;
+		c->file_refs = 0;
+	}
+	put_copy(c, f);
+}
+
+/* The end of a file: every record a reference to the base's file of the
+ * same path and size is one file reference. */
+static void
+on_fend(struct ctx *c, struct bs_frame *f)
+{
+	struct job *j;
+
+	if (!c->bfile || c->file_refs != c->bfile->count || f->u.fend.size != c->bfile->size) {
+		stop_holding(c);
+		put_copy(c, f);
+		return;
+	}
+	c->bfile = NULL;
+	c->files_ref++;
+	/* the file frame went out held as the first job: keep its frame */
+	j = job_new(J_FILE);
+	j->f = c->held[0]->f;
+	c->held[0]->f = NULL;
+	j->te.size = f->u.fend.size;
+	for (size_t i = 0; i < c->nheld; i++)
+		job_free(c->held[i]);
+	c->nheld = 0;
+	submit_now(c, j, 0);
+	put_copy(c, f);
 }
 
 int
@@ -529,12 +632,19 @@ main(int argc, char *argv[])
 				    bs_reader_name(c.r), (unsigned long long)f->number);
 			on_tend(&c, f);
 			break;
+		case BS_F_FILE:
+			on_file(&c, f);
+			break;
+		case BS_F_FEND:
+			on_fend(&c, f);
+			break;
 		case BS_F_INDEX:
 		case BS_F_PARITY:
 			bs_frame_free(f);	/* rebuilt, or no longer valid */
 			break;
 		case BS_F_END:
 			bs_frame_free(f);
+			stop_holding(&c);
 			submit(&c, job_new(J_END), 0);
 			break;
 		default:
@@ -554,8 +664,12 @@ main(int argc, char *argv[])
 	bs_info("%s: %llu tensors against %s: %llu references, %llu deltas, %llu whole",
 	    bs_reader_name(c.r), (unsigned long long)c.tensors, base_path,
 	    (unsigned long long)c.refs, (unsigned long long)c.deltas, (unsigned long long)c.whole);
+	if (c.files_ref)
+		bs_info("%s: %llu files identical to the base's, written as file references",
+		    bs_reader_name(c.r), (unsigned long long)c.files_ref);
 	bs_frame_free(c.tensor);
 	free(c.pending);
+	free(c.held);
 	bs_xxh128_free(c.h);
 	bs_model_close(c.base);
 	bs_reader_close(c.r);

@@ -154,11 +154,16 @@ info(const char *path, struct sum *s)
 			tf = NULL;
 			break;
 		case BS_F_FEND:
-			if (files)
+			if (files) {
+				/* a file reference travels as none of its bytes */
+				int ref = ff->u.file.kind == BS_FILE_REF;
+				uint64_t coded = ref ? 0 : f->u.fend.size - fraw + fcoded;
 				printf("%-50.*s %-12s %12llu %12llu %7.4f\n", (int)ff->u.file.path_len,
-				    ff->u.file.path, ff->u.file.kind == BS_FILE_SAFETENSORS ? "safetensors" : "blob",
-				    (unsigned long long)f->u.fend.size, (unsigned long long)(f->u.fend.size - fraw + fcoded),
-				    ratio(f->u.fend.size - fraw + fcoded, f->u.fend.size));
+				    ff->u.file.path, ff->u.file.kind == BS_FILE_SAFETENSORS ? "safetensors" :
+				    ref ? "ref" : "blob",
+				    (unsigned long long)f->u.fend.size, (unsigned long long)coded,
+				    ratio(coded, f->u.fend.size));
+			}
 			bs_frame_free(ff);
 			ff = NULL;
 			break;

@@ -32,12 +32,15 @@ static const struct bs_prog prog = {
  * decoded and rebuilt from their residual on worker threads, and emit()
  * writes them in order, hashing the rebuilt bytes as they go by.
  */
-enum { J_COPY, J_TENSOR, J_CHUNK, J_TEND, J_END };
+enum { J_COPY, J_FILE, J_TENSOR, J_CHUNK, J_TEND, J_TENDX, J_FEND, J_END };
 
 struct job {
 	int op;
 	struct bs_frame *f;		/* the frame read (J_TENSOR: owned till its TEND) */
 	struct bs_tensor_info ti;	/* J_TENSOR: as written */
+	struct bs_file_info fi;		/* J_FILE: as written (buf: its payload) */
+	struct bs_frame *hold;		/* J_FEND: the FILE frame of a reference */
+	size_t len;			/* J_FILE: payload length */
 	struct bs_chunk_info ci;	/* J_CHUNK */
 	int dtype, rebuild;		/* J_CHUNK: of its tensor; against base bytes */
 	const uint8_t *data;		/* J_CHUNK: raw_len bytes written */
@@ -57,6 +60,10 @@ struct ctx {
 	struct bs_frame *out_tensor;	/* write side: the tensor being written */
 	int out_match;
 	uint32_t chunks;
+	/* write side: a file reference being rebuilt, its bytes hashed */
+	struct bs_sha256 *sha;
+	int sha_on;
+	struct bs_frame *ref_file;	/* read side: the FILE frame of a reference */
 };
 
 static const char *
@@ -120,6 +127,12 @@ emit(struct ctx *c, struct job *j)
 	case J_COPY:
 		rc = bs_writer_copy(c->w, f);
 		break;
+	case J_FILE:
+		bs_sha256_final(c->sha, (uint8_t[32]){ 0 });	/* reset */
+		c->sha_on = 1;
+		bs_sha256_update(c->sha, j->buf, j->len);
+		rc = bs_writer_file(c->w, &j->fi, j->buf, j->len);
+		break;
 	case J_TENSOR:
 		bs_xxh128_reset(c->h);
 		c->chunks = 0;
@@ -127,6 +140,23 @@ emit(struct ctx *c, struct job *j)
 		c->out_match = j->rebuild;
 		rc = j->rebuild ? bs_writer_tensor(c->w, &j->ti) : bs_writer_copy(c->w, f);
 		j->f = NULL;		/* freed at its TEND */
+		break;
+	case J_TENDX: {	/* a tensor of a file reference: its hash computed */
+		struct bs_tend_info te = { j->ti.size, c->chunks, bs_xxh128_digest(c->h) };
+		rc = bs_writer_tend(c->w, &te);
+		break;
+	}
+	case J_FEND:
+		if (j->hold) {
+			uint8_t d[32];
+			bs_sha256_final(c->sha, d);
+			c->sha_on = 0;
+			if (memcmp(d, f->u.fend.sha256, 32) != 0)
+				bs_die(1, "%s: frame %llu at offset %llu: file '%s' of the base %s does not match the one the patch was made against (SHA-256 differs): wrong or modified base",
+				    bs_reader_name(c->r), (unsigned long long)f->number, (unsigned long long)f->offset,
+				    tname(j->hold->u.file.path, j->hold->u.file.path_len), bs_model_path(c->base));
+		}
+		rc = bs_writer_copy(c->w, f);
 		break;
 	case J_CHUNK:
 		if (j->err == BS_EUNSUPPORTED)
@@ -138,6 +168,8 @@ emit(struct ctx *c, struct job *j)
 			    bs_reader_name(c->r), (unsigned long long)f->number,
 			    (unsigned long long)f->offset, tname(t->name, t->name_len));
 		bs_xxh128_update(c->h, j->data, j->ci.raw_len);
+		if (c->sha_on)
+			bs_sha256_update(c->sha, j->data, j->ci.raw_len);
 		rc = bs_writer_chunk(c->w, &j->ci, j->data, j->ci.raw_len);
 		c->chunks++;
 		break;
@@ -161,6 +193,7 @@ emit(struct ctx *c, struct job *j)
 	if (rc < 0)
 		wdie(c);
 	bs_frame_free(j->f);
+	bs_frame_free(j->hold);
 	free(j->buf);
 	free(j->base);
 	free(j);
@@ -185,6 +218,75 @@ job_new(int op, struct bs_frame *f)
 	j->op = op;
 	j->f = f;
 	return j;
+}
+
+/* The bytes of base entry m as raw chunks, cut as bs-split cuts them. */
+static void
+base_chunks(struct ctx *c, const struct bs_model_entry *m)
+{
+	uint32_t cs = c->chunk_size && c->chunk_size <= BS_MAX_CHUNK ? c->chunk_size : BS_DEFAULT_CHUNK;
+	uint64_t off = 0;
+	struct bs_err e;
+
+	while (off < m->size) {
+		uint32_t n = m->size - off < cs ? (uint32_t)(m->size - off) : cs;
+		struct bs_chunk_info ci = { BS_C_NONE, BS_X_NONE, n, off };
+		uint8_t *buf = bs_xmalloc(n);
+		struct job *j;
+		if (bs_model_read(c->base, m, off, buf, n, &e) < 0)
+			bs_die(bs_err_status(e.code), "%s", e.msg);
+		j = job_new(J_CHUNK, NULL);
+		j->buf = buf;
+		j->ci = ci;
+		j->data = j->buf;
+		submit(c, j, 0);
+		off += n;
+	}
+}
+
+/* A file reference: the base's file of that path, record by record; its
+ * SHA-256 is checked against the FEND that follows. */
+static void
+on_file_ref(struct ctx *c, struct bs_frame *f)
+{
+	const struct bs_file_info *fi = &f->u.file;
+	const struct bs_model_file *bf = bs_model_file_find(c->base, fi->path, fi->path_len);
+	struct bs_err e;
+	struct job *j;
+
+	if (!bf)
+		bs_die(1, "%s: file '%s': the base %s has no such file: wrong base",
+		    bs_reader_name(c->r), tname(fi->path, fi->path_len), bs_model_path(c->base));
+	if (bf->size != fi->size)
+		bs_die(1, "%s: file '%s': the base's file has another size (%llu bytes, not %llu): wrong or modified base",
+		    bs_reader_name(c->r), tname(fi->path, fi->path_len), (unsigned long long)bf->size,
+		    (unsigned long long)fi->size);
+	j = job_new(J_FILE, NULL);
+	j->fi = *fi;
+	j->fi.kind = (uint8_t)bf->kind;
+	if (bs_model_file_header(c->base, bf, &j->buf, &j->len, &e) < 0)
+		bs_die(bs_err_status(e.code), "%s", e.msg);
+	/* j->fi.path lives in f, which the FEND's job frees after */
+	submit(c, j, 0);
+	for (size_t i = 0; i < bf->count; i++) {
+		const struct bs_model_entry *m = bs_model_entry_at(c->base, bf->first + i);
+		j = job_new(J_TENSOR, NULL);
+		memset(&j->ti, 0, sizeof j->ti);
+		j->ti.kind = m->blob ? BS_T_BLOB : BS_T_TENSOR;
+		j->ti.dtype = m->dtype;
+		j->ti.rank = m->rank;
+		memcpy(j->ti.shape, m->shape, m->rank * sizeof m->shape[0]);
+		j->ti.size = m->size;
+		j->ti.name = m->name;
+		j->ti.name_len = m->name_len;
+		j->rebuild = 1;
+		submit(c, j, 0);
+		base_chunks(c, m);
+		j = job_new(J_TENDX, NULL);
+		j->ti.size = m->size;
+		submit(c, j, 0);
+	}
+	c->ref_file = f;
 }
 
 static void
@@ -229,24 +331,8 @@ on_tensor(struct ctx *c, struct bs_frame *f)
 	memset(&j->ti.base_hash, 0, sizeof j->ti.base_hash);
 	j->rebuild = 1;
 	submit(c, j, 0);
-	if (t->kind == BS_T_REF) {
-		/* the base's bytes, cut as bs-split cuts them */
-		uint64_t off = 0;
-		uint32_t cs = c->chunk_size && c->chunk_size <= BS_MAX_CHUNK ? c->chunk_size : BS_DEFAULT_CHUNK;
-		while (off < m->size) {
-			uint32_t n = m->size - off < cs ? (uint32_t)(m->size - off) : cs;
-			struct bs_chunk_info ci = { BS_C_NONE, BS_X_NONE, n, off };
-			uint8_t *buf = bs_xmalloc(n);
-			if (bs_model_read(c->base, m, off, buf, n, &e) < 0)
-				bs_die(bs_err_status(e.code), "%s", e.msg);
-			j = job_new(J_CHUNK, NULL);
-			j->buf = buf;
-			j->ci = ci;
-			j->data = j->buf;
-			submit(c, j, 0);
-			off += n;
-		}
-	}
+	if (t->kind == BS_T_REF)
+		base_chunks(c, m);
 }
 
 static void
@@ -297,8 +383,9 @@ main(int argc, char *argv[])
 		bs_die(2, "out of memory");
 	nthr = threads ? (int)threads : bs_ncpu();
 	c.h = bs_xxh128_new();
+	c.sha = bs_sha256_new();
 	c.pool = bs_pool_new(nthr, nthr > 1 ? 3 * nthr : 1, run_chunk);
-	if (!c.h || !c.pool)
+	if (!c.h || !c.sha || !c.pool)
 		bs_die(2, "out of memory");
 	while ((rc = bs_reader_next(c.r, &f)) == 0) {
 		switch (f->type) {
@@ -325,6 +412,19 @@ main(int argc, char *argv[])
 			c.tensor = NULL;
 			submit(&c, job_new(J_TEND, f), 0);
 			break;
+		case BS_F_FILE:
+			if (f->u.file.kind == BS_FILE_REF)
+				on_file_ref(&c, f);
+			else
+				submit(&c, job_new(J_COPY, f), 0);
+			break;
+		case BS_F_FEND: {
+			struct job *j = job_new(J_FEND, f);
+			j->hold = c.ref_file;	/* freed with it */
+			c.ref_file = NULL;
+			submit(&c, j, 0);
+			break;
+		}
 		case BS_F_INDEX:
 		case BS_F_PARITY:
 			bs_frame_free(f);	/* rebuilt, or no longer valid */
@@ -346,6 +446,8 @@ main(int argc, char *argv[])
 	bs_out_close(out, output, 1);
 	bs_frame_free(c.out_tensor);
 	bs_xxh128_free(c.h);
+	bs_sha256_free(c.sha);
+	bs_frame_free(c.ref_file);
 	bs_model_close(c.base);
 	bs_reader_close(c.r);
 	return bs_finish(0);

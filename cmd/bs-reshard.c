@@ -145,6 +145,17 @@ mkdirs(char *path)
 	}
 }
 
+/* A file reference has no bytes of its own: bs-patch rebuilds it. */
+static void
+refuse_ref(const struct bs_frame *f)
+{
+	const struct bs_file_info *fi = &f->u.file;
+
+	if (fi->kind == BS_FILE_REF)
+		bs_die(1, "%s: frame %llu: file '%.*s' is a reference to a base's file: apply it with bs-patch first",
+		    in, (unsigned long long)f->number, (int)(fi->path_len > 200 ? 200 : fi->path_len), fi->path);
+}
+
 /* Open the output for rel (path bytes of the stream) under DIR. */
 static struct bs_output *
 open_out(const char *rel, size_t n, uint64_t frame, char **pathp)
@@ -230,6 +241,7 @@ restore(struct bs_reader *r)
 		switch (f->type) {
 		case BS_F_FILE: {
 			const struct bs_file_info *fi = &f->u.file;
+			refuse_ref(f);
 			o = open_out(fi->path, fi->path_len, f->number, &path);
 			fd = bs_output_fd(o);
 			if (f->payload_len) {
@@ -693,6 +705,7 @@ reshard(struct bs_reader *r)
 			break;
 		case BS_F_FILE: {
 			const struct bs_file_info *fi = &f->u.file;
+			refuse_ref(f);
 			in_blob_file = fi->kind == BS_FILE_BLOB;
 			if (fi->kind == BS_FILE_SAFETENSORS) {
 				merge_metadata(f->payload + 8, f->payload_len - 8);

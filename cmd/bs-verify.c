@@ -466,6 +466,8 @@ struct rec {
 	int hash_ok;			/* every raw byte seen, hash checkable */
 	const struct bs_model_entry *base;	/* a delta's base tensor, with --base */
 	uint64_t offset;		/* of its first frame, from member start */
+	int ref;			/* a file reference: 1, and 2 with ref_sha */
+	uint8_t ref_sha[32];		/* the base file's SHA-256, with --base */
 };
 
 struct idx_rec {			/* a record as the index should list it */
@@ -487,7 +489,7 @@ static struct checker {
 	size_t nix, capix, open_ix_file, open_ix_tensor;
 	/* counts */
 	uint64_t members, frames, chunks, raw_bytes;
-	uint64_t tensors, t_ok, t_bad, t_payload_only, t_delta;
+	uint64_t tensors, t_ok, t_bad, t_payload_only, t_delta, f_ref;
 	uint64_t files, f_ok, f_bad, f_unchecked;
 } ck;
 
@@ -597,6 +599,36 @@ close_file(int lost)
 	if (ck.have_orig)
 		orig_free(&ck.orig);
 	ck.have_orig = 0;
+}
+
+/* A file reference: with --base, the SHA-256 of the base's file of that
+ * path, for its FEND to match; without, nothing can be checked. */
+static void
+file_ref(const struct bs_frame *f)
+{
+	const struct bs_file_info *fi = &f->u.file;
+	const struct bs_model_file *bf;
+	struct bs_err e;
+
+	ck.f.hash_ok = 0;
+	ck.f.ref = 1;
+	if (!base) {
+		ck.f_ref++;
+		return;
+	}
+	if (!(bf = bs_model_file_find(base, fi->path, fi->path_len))) {
+		report("frame %llu (FILE) at offset %llu: file reference '%s': the base %s has no such file",
+		    (unsigned long long)f->number, (unsigned long long)f->offset, ck.f.name,
+		    bs_model_path(base));
+		ck.f.bad = 1;
+		return;
+	}
+	if (bs_model_file_sha256(base, bf, ck.f.ref_sha, &e) < 0) {
+		report("file reference '%s': %s", ck.f.name, e.msg);
+		ck.f.bad = 1;
+		return;
+	}
+	ck.f.ref = 2;
 }
 
 /* With --base: the base tensor of the DELTA or REF record f, checked
@@ -734,6 +766,8 @@ on_frame(struct job *j)
 			bs_die(2, "out of memory");
 		bs_sha256_update(ck.sha, f->payload, f->payload_len);
 		ix_add(f, BS_F_FILE, fi->kind, 0, fi->path, fi->path_len, fi->size);
+		if (fi->kind == BS_FILE_REF)
+			file_ref(f);
 		if (against) {
 			orig_load(&ck.orig, fi->path, fi->path_len, fi->kind);
 			ck.have_orig = 1;
@@ -843,7 +877,14 @@ on_frame(struct job *j)
 		ck.files++;
 		if (ck.f.bad)
 			ck.f_bad++;
-		else if (ck.f.hash_ok) {
+		else if (ck.f.ref == 2) {
+			if (memcmp(ck.f.ref_sha, fe->sha256, 32) != 0) {
+				report("frame %llu (FEND) at offset %llu: file reference '%s': the base's file does not match the one the patch was made against (SHA-256 differs)",
+				    (unsigned long long)f->number, (unsigned long long)f->offset, ck.f.name);
+				ck.f_bad++;
+			} else
+				ck.f_ok++;
+		} else if (ck.f.hash_ok) {
 			bs_sha256_final(ck.sha, d);
 			if (memcmp(d, fe->sha256, 32) != 0) {
 				report("frame %llu (FEND) at offset %llu: file '%s': SHA-256 of the rebuilt file does not match",
@@ -1071,6 +1112,9 @@ main(int argc, char *argv[])
 		if (ck.t_delta)
 			fprintf(rep, "%s: %llu delta tensors: residuals checked; the rebuilt tensors are not checked without --base\n",
 			    in, (unsigned long long)ck.t_delta);
+		if (ck.f_ref)
+			fprintf(rep, "%s: %llu file references: not checked without --base\n",
+			    in, (unsigned long long)ck.f_ref);
 		if (problems)
 			fprintf(rep, "%s: BAD: %llu problem%s\n", in, (unsigned long long)problems,
 			    problems == 1 ? "" : "s");

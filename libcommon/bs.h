@@ -127,7 +127,7 @@ enum bs_ftype {
 #define BS_DEFAULT_CHUNK (1u << 20)
 
 /* Kinds of a file record. */
-enum { BS_FILE_SAFETENSORS = 1, BS_FILE_BLOB = 2 };
+enum { BS_FILE_SAFETENSORS = 1, BS_FILE_BLOB = 2, BS_FILE_REF = 3 };
 /* Kinds of a tensor record. */
 enum {
 	BS_T_TENSOR = 0,	/* a tensor; chunks carry its bytes */
@@ -793,6 +793,27 @@ const struct bs_model_entry *bs_model_find(const struct bs_model *m,
  * (I/O, a damaged chunk of a stream). */
 int bs_model_read(struct bs_model *m, const struct bs_model_entry *t,
     uint64_t off, void *buf, size_t n, struct bs_err *e);
+/* A file of the base: its path, kind (BS_FILE_SAFETENSORS or BS_FILE_BLOB),
+ * size, and its entries, first .. first + count - 1 in catalogue order
+ * (a safetensors file's tensors in header order; a blob's one entry). */
+struct bs_model_file {
+	const char *path;		/* NUL-terminated too */
+	uint32_t path_len;
+	int kind;
+	uint64_t size;
+	size_t first, count;
+};
+/* The base's file of that path, or NULL. */
+const struct bs_model_file *bs_model_file_find(const struct bs_model *m,
+    const char *path, size_t len);
+/* The first 8 + N bytes of a safetensors file (its header), malloc'd into
+ * *buf (NULL and 0 for a blob).  Returns 0 or an error in e. */
+int bs_model_file_header(struct bs_model *m, const struct bs_model_file *f,
+    uint8_t **buf, size_t *len, struct bs_err *e);
+/* The SHA-256 of the whole file, from its header and its entries' bytes.
+ * Returns 0 or an error in e. */
+int bs_model_file_sha256(struct bs_model *m, const struct bs_model_file *f,
+    uint8_t out[32], struct bs_err *e);
 /* The XXH3-128 of entry t's raw bytes: from the stream's TEND, or computed
  * by reading the bytes once (then kept).  Returns 0 or an error in e. */
 int bs_model_hash(struct bs_model *m, const struct bs_model_entry *t,

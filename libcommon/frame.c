@@ -131,7 +131,8 @@ bs_frame_meta_parse(struct bs_frame *f, const char **why)
 		fi->path_len = (uint32_t)take(&c, 4);
 		fi->size = take(&c, 8);
 		fi->path = take_bytes(&c, fi->path_len);
-		if (!c.bad && (fi->kind != BS_FILE_SAFETENSORS && fi->kind != BS_FILE_BLOB)) {
+		if (!c.bad && (fi->kind != BS_FILE_SAFETENSORS && fi->kind != BS_FILE_BLOB &&
+		    fi->kind != BS_FILE_REF)) {
 			*why = "unknown file kind";
 			return BS_ECORRUPT;
 		}

@@ -39,6 +39,15 @@ struct ment {
 	struct bs_hash128 hash;
 };
 
+/* A file of the base: its header lies at hdr_off of fd src (the first
+ * bytes of a safetensors file, or a FILE frame's payload). */
+struct mfile {
+	struct bs_model_file pub;
+	int src;
+	uint64_t hdr_off;
+	uint32_t hdr_len;
+};
+
 struct bs_model {
 	char *path;
 	int is_stream;
@@ -46,6 +55,8 @@ struct bs_model {
 	size_t nfd;
 	struct ment *e;
 	size_t n, cap;
+	struct mfile *f;
+	size_t nf, capf;
 	struct ment **sorted;		/* by (blob, name) */
 	/* one decoded chunk of a stream */
 	const struct ment *cache_t;
@@ -87,6 +98,36 @@ add_entry(struct bs_model *m, const char *name, size_t len, struct bs_err *e)
 	return t;
 }
 
+static struct mfile *
+add_file(struct bs_model *m, const char *path, size_t len, int kind,
+    uint64_t size, struct bs_err *e)
+{
+	struct mfile *f;
+	char *p;
+
+	if (m->nf == m->capf) {
+		size_t nc = m->capf ? 2 * m->capf : 16;
+		struct mfile *nf = realloc(m->f, nc * sizeof *nf);
+		if (!nf)
+			return bs_err_set(e, BS_ENOMEM, "out of memory"), NULL;
+		m->f = nf;
+		m->capf = nc;
+	}
+	if (!(p = malloc(len + 1)))
+		return bs_err_set(e, BS_ENOMEM, "out of memory"), NULL;
+	memcpy(p, path, len);
+	p[len] = 0;
+	f = &m->f[m->nf++];
+	memset(f, 0, sizeof *f);
+	f->pub.path = p;
+	f->pub.path_len = (uint32_t)len;
+	f->pub.kind = kind;
+	f->pub.size = size;
+	f->pub.first = m->n;
+	f->src = (int)m->nfd - 1;
+	return f;
+}
+
 static int
 add_fd(struct bs_model *m, int fd, struct bs_err *e)
 {
@@ -120,12 +161,13 @@ pread_all(int fd, void *p, size_t n, uint64_t off)
 /* ------------------------------------------------------- safetensors */
 
 static int
-add_safetensors(struct bs_model *m, int fd, const char *full, uint64_t size,
-    struct bs_err *e)
+add_safetensors(struct bs_model *m, int fd, const char *full, const char *rel,
+    uint64_t size, struct bs_err *e)
 {
 	uint8_t lenbuf[8], *json;
 	uint64_t n;
 	struct bs_st st;
+	struct mfile *mf;
 	int rc;
 
 	if (size < 8 || pread_all(fd, lenbuf, 8, 0) != 1)
@@ -147,6 +189,13 @@ add_safetensors(struct bs_model *m, int fd, const char *full, uint64_t size,
 		snprintf(msg, sizeof msg, "%s: %s", full, e->msg);
 		return bs_err_set(e, rc, "%s", msg);
 	}
+	if (!(mf = add_file(m, rel, strlen(rel), BS_FILE_SAFETENSORS, size, e))) {
+		bs_st_free(&st);
+		return e->code;
+	}
+	mf->hdr_off = 0;
+	mf->hdr_len = (uint32_t)(8 + n);
+	mf->pub.count = st.n;
 	for (size_t i = 0; i < st.n && rc == 0; i++) {
 		const struct bs_st_tensor *s = &st.t[i];
 		struct ment *t = add_entry(m, s->name, s->name_len, e);
@@ -189,7 +238,7 @@ frame_meta(struct bs_model *m, int fd, uint64_t off, struct bs_frame *f,
 	f->offset = off;
 	f->size = BS_FRAME_HEADER + f->meta_len + f->payload_len + BS_FRAME_TRAILER;
 	if (f->type != BS_F_TENSOR && f->type != BS_F_CHUNK && f->type != BS_F_TEND &&
-	    f->type != BS_F_FILE)
+	    f->type != BS_F_FILE && f->type != BS_F_FEND)
 		return 0;
 	if (f->meta_len > m->frame_cap) {
 		uint8_t *nb = realloc(m->frame, f->meta_len);
@@ -218,6 +267,7 @@ walk_stream(struct bs_model *m, int fd, uint64_t from, uint64_t to,
     struct bs_err *e)
 {
 	struct ment *cur = NULL;
+	struct mfile *file = NULL;
 	uint64_t p = from, next = 0;
 	const char *why = NULL;
 	struct bs_frame f;
@@ -232,6 +282,31 @@ walk_stream(struct bs_model *m, int fd, uint64_t from, uint64_t to,
 			goto bad;
 		}
 		switch (f.type) {
+		case BS_F_FILE: {
+			const struct bs_file_info *fi = &f.u.file;
+			if (cur || file) {
+				rc = BS_ECORRUPT, why = "file record inside a record";
+				goto bad;
+			}
+			if (fi->kind == BS_FILE_REF)
+				return bs_err_set(e, BS_EUNSUPPORTED,
+				    "%s: file '%.*s' is itself a reference: a base must be a whole model (apply it with bs-patch first)",
+				    m->path, (int)(fi->path_len > 100 ? 100 : fi->path_len), fi->path);
+			if (!(file = add_file(m, fi->path, fi->path_len, fi->kind, fi->size, e)))
+				return e->code;
+			file->hdr_off = p + BS_FRAME_HEADER + f.meta_len;
+			file->hdr_len = (uint32_t)f.payload_len;
+			break;
+		}
+		case BS_F_FEND:
+			if (!file || cur) {
+				rc = BS_ECORRUPT, why = "file end out of place";
+				goto bad;
+			}
+			file->pub.size = f.u.fend.size;
+			file->pub.count = m->n - file->pub.first;
+			file = NULL;
+			break;
 		case BS_F_TENSOR: {
 			const struct bs_tensor_info *ti = &f.u.tensor;
 			if (cur) {
@@ -283,6 +358,8 @@ walk_stream(struct bs_model *m, int fd, uint64_t from, uint64_t to,
 	}
 	if (cur)
 		return bs_err_set(e, BS_ETRUNC, "%s: tensor '%s' cut short", m->path, cur->pub.name);
+	if (file)
+		return bs_err_set(e, BS_ETRUNC, "%s: file '%s' cut short", m->path, file->pub.path);
 	return 0;
 bad:
 	return bs_err_set(e, rc, "%s: frame at offset %llu: %s", m->path,
@@ -299,11 +376,16 @@ add_stream(struct bs_model *m, int fd, uint64_t size, struct bs_err *e)
 
 	m->is_stream = 1;
 	if (bs_index_read_fd(fd, &ix, &start, &ie) == 0 && start == 0) {
+		uint64_t covered = 0;	/* the end of the last file record */
 		rc = 0;
-		for (size_t i = 0; i < ix.n && rc == 0; i++)
-			if (ix.e[i].type == BS_F_TENSOR)
-				rc = walk_stream(m, fd, ix.e[i].offset,
-				    ix.e[i].offset + ix.e[i].length, e);
+		for (size_t i = 0; i < ix.n && rc == 0; i++) {
+			const struct bs_index_entry *x = &ix.e[i];
+			if (x->type == BS_F_TENSOR && x->offset < covered)
+				continue;	/* walked with its file */
+			if (x->type == BS_F_FILE)
+				covered = x->offset + x->length;
+			rc = walk_stream(m, fd, x->offset, x->offset + x->length, e);
+		}
 		bs_index_free(&ix);
 		return rc;
 	}
@@ -383,9 +465,14 @@ add_folder(struct bs_model *m, const char *dir, struct bs_err *e)
 					close(fd);
 			} else if ((rc = add_fd(m, fd, e)) == 0) {
 				if (is_st_name(walkst.v[i]))
-					rc = add_safetensors(m, fd, full, (uint64_t)sb.st_size, e);
+					rc = add_safetensors(m, fd, full, walkst.v[i],
+					    (uint64_t)sb.st_size, e);
 				else {
-					struct ment *t = add_entry(m, walkst.v[i], strlen(walkst.v[i]), e);
+					struct mfile *mf = add_file(m, walkst.v[i], strlen(walkst.v[i]),
+					    BS_FILE_BLOB, (uint64_t)sb.st_size, e);
+					struct ment *t = mf ? add_entry(m, walkst.v[i], strlen(walkst.v[i]), e) : NULL;
+					if (mf)
+						mf->pub.count = 1;
 					if (!t)
 						rc = e->code;
 					else {
@@ -509,7 +596,8 @@ bs_model_open(const char *path, struct bs_model **mp, struct bs_err *e)
 		if (sb.st_size >= 4 && pread_all(fd, magic, 4, 0) == 1 && memcmp(magic, bs_sync, 4) == 0)
 			rc = add_stream(m, fd, (uint64_t)sb.st_size, e);
 		else
-			rc = add_safetensors(m, fd, path, (uint64_t)sb.st_size, e);
+			rc = add_safetensors(m, fd, path, strrchr(path, '/') ?
+			    strrchr(path, '/') + 1 : path, (uint64_t)sb.st_size, e);
 		if (rc < 0)
 			goto fail;
 	}
@@ -558,6 +646,9 @@ bs_model_close(struct bs_model *m)
 		free((char *)m->e[i].pub.name);
 		free(m->e[i].ch);
 	}
+	for (size_t i = 0; i < m->nf; i++)
+		free((char *)m->f[i].pub.path);
+	free(m->f);
 	for (size_t i = 0; i < m->nfd; i++)
 		close(m->fd[i]);
 	free(m->fd);
@@ -711,5 +802,70 @@ bs_model_hash(struct bs_model *m, const struct bs_model_entry *pub,
 	}
 	bs_xxh128_free(st);
 	free(buf);
+	return rc;
+}
+
+const struct bs_model_file *
+bs_model_file_find(const struct bs_model *m, const char *path, size_t len)
+{
+	for (size_t i = 0; i < m->nf; i++)
+		if (m->f[i].pub.path_len == len && memcmp(m->f[i].pub.path, path, len) == 0)
+			return &m->f[i].pub;
+	return NULL;
+}
+
+int
+bs_model_file_header(struct bs_model *m, const struct bs_model_file *pub,
+    uint8_t **buf, size_t *len, struct bs_err *e)
+{
+	const struct mfile *f = (const struct mfile *)pub;
+
+	*buf = NULL;
+	*len = 0;
+	if (pub->kind != BS_FILE_SAFETENSORS)
+		return 0;
+	if (!(*buf = malloc(f->hdr_len ? f->hdr_len : 1)))
+		return bs_err_set(e, BS_ENOMEM, "out of memory");
+	if (pread_all(m->fd[f->src], *buf, f->hdr_len, f->hdr_off) != 1) {
+		free(*buf);
+		*buf = NULL;
+		return bs_err_set(e, BS_EIO, "%s: %s: cannot read its header", m->path, pub->path);
+	}
+	*len = f->hdr_len;
+	return 0;
+}
+
+int
+bs_model_file_sha256(struct bs_model *m, const struct bs_model_file *f,
+    uint8_t out[32], struct bs_err *e)
+{
+	struct bs_sha256 *sha = bs_sha256_new();
+	uint8_t *buf = NULL;
+	size_t len;
+	int rc;
+
+	if (!sha)
+		return bs_err_set(e, BS_ENOMEM, "out of memory");
+	if ((rc = bs_model_file_header(m, f, &buf, &len, e)) < 0)
+		goto out;
+	bs_sha256_update(sha, buf, len);
+	free(buf);
+	if (!(buf = malloc(BS_DEFAULT_CHUNK))) {
+		rc = bs_err_set(e, BS_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < f->count && rc == 0; i++) {
+		const struct bs_model_entry *t = bs_model_entry_at(m, f->first + i);
+		for (uint64_t off = 0; off < t->size && rc == 0; off += len) {
+			len = t->size - off < BS_DEFAULT_CHUNK ? (size_t)(t->size - off) : BS_DEFAULT_CHUNK;
+			if ((rc = bs_model_read(m, t, off, buf, len, e)) == 0)
+				bs_sha256_update(sha, buf, len);
+		}
+	}
+	if (rc == 0)
+		bs_sha256_final(sha, out);
+out:
+	free(buf);
+	bs_sha256_free(sha);
 	return rc;
 }

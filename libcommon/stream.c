@@ -403,7 +403,10 @@ grammar(struct bs_reader *r, struct bs_frame *f)
 			}
 			r->have_st = 1;
 		} else if (f->payload_len)
-			return ferr(r, f, BS_ECORRUPT, "blob file record with a payload");
+			return ferr(r, f, BS_ECORRUPT, fi->kind == BS_FILE_REF ?
+			    "file reference with a payload" : "blob file record with a payload");
+		else if (fi->kind == BS_FILE_REF && fi->size == BS_SIZE_UNKNOWN)
+			return ferr(r, f, BS_ECORRUPT, "file reference without its size");
 		r->file_frame = f;
 		r->next_tensor = 0;
 		r->blob_tensors = 0;
@@ -418,6 +421,8 @@ grammar(struct bs_reader *r, struct bs_frame *f)
 		const char *w;
 		if (r->state != S_MEMBER && r->state != S_FILE)
 			return ferr(r, f, BS_ECORRUPT, "tensor record where none may start");
+		if (r->state == S_FILE && r->file_frame->u.file.kind == BS_FILE_REF)
+			return ferr(r, f, BS_ECORRUPT, "tensor record inside a file reference");
 		/* a blob's bytes, or a reference to a base's blob (dtype BYTES) */
 		if (t->kind == BS_T_BLOB || (t->kind == BS_T_REF && t->dtype == BS_DT_BYTES)) {
 			if (r->state != S_FILE || r->file_frame->u.file.kind != BS_FILE_BLOB)
@@ -517,6 +522,8 @@ grammar(struct bs_reader *r, struct bs_frame *f)
 		fi = &r->file_frame->u.file;
 		if (r->damaged_file) {
 			/* after a resynchronisation: the tensors lost are reported */
+		} else if (fi->kind == BS_FILE_REF) {
+			/* no records: the base's file, whose size is known */
 		} else if (r->have_st) {
 			if (r->next_tensor != r->st.n)
 				return ferr(r, f, BS_ECORRUPT, "file ends before all the tensors its header lists");

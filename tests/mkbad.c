@@ -487,8 +487,12 @@ cases(void)
 	out(s, "stream-reserved", "frame", "a STREAM reserved field not 0");
 	s = copy(); s->f[iS].mlen = 70;
 	out(s, "stream-meta-short", "frame", "a STREAM meta block 2 bytes short");
+	s = copy(); s->f[iF].meta[0] = 4;
+	out(s, "file-kind-4", "frame", "a FILE of unknown kind 4");
 	s = copy(); s->f[iF].meta[0] = 3;
-	out(s, "file-kind-3", "frame", "a FILE of unknown kind 3");
+	out(s, "file-ref-payload", "frame", "a file reference (FILE kind 3) with a payload");
+	s = copy(); s->f[iFb].meta[0] = 3;
+	out(s, "file-ref-entry", "frame", "a file reference (FILE kind 3) holding a blob's entry");
 	s = copy(); s->f[iF].meta[2] = 1;
 	out(s, "file-reserved", "frame", "a FILE reserved field not 0");
 	s = copy(); put32(s->f[iF].meta + 4, 0); s->f[iF].mlen = 16;

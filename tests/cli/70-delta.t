@@ -45,6 +45,36 @@ ok $? "stories260k: decode | encode of the patch codes residuals as small ($agai
 bs-decode < "$T/d$n.patch" | bs-encode | bs-info | grep -q "delta [0-9]*->"
 ok $? "stories260k: ... with the delta codec"
 
+f1=model-00001-of-00002.safetensors
+# an identical model: every file a file reference, under 1% of the full
+# stream, rebuilt from a folder, an indexed .bs and a raw .bs on a pipe
+bs-split "$S/stories260k" > "$T/sbase.raw"
+bs-encode < "$T/sbase.raw" > "$T/sbase.bs"
+bs-delta -v --base "$S/stories260k" < "$T/sbase.raw" 2> "$T/same.err" | bs-encode > "$T/same.patch"
+ok $? "stories260k against itself: delta | encode runs"
+full=$(stat -c %s "$T/sbase.bs"); same=$(stat -c %s "$T/same.patch")
+[ "$same" -gt 0 ] && [ $((same * 100)) -lt "$full" ]
+ok $? "stories260k against itself: a patch of $same bytes, under 1% of the full $full"
+grep -q "6 files identical to the base's" "$T/same.err"; ok $? "... and bs-delta -v says 6 files are references"
+is "$(bs-info -F "$T/same.patch" | awk 'NR > 1 && $2 == "ref"' | wc -l)" 6 "bs-info -F lists the 6 file references"
+for b in "$S/stories260k" "$T/sbase.bs"; do
+	bs-patch --base "$b" < "$T/same.patch" | cmp -s - "$T/sbase.raw"
+	ok $? "file references rebuilt from $(basename "$b"): the split stream, byte for byte"
+done
+bs-patch --base /dev/stdin "$T/same.patch" < "$T/sbase.raw" | cmp -s - "$T/sbase.raw"
+ok $? "file references rebuilt from a raw .bs on a pipe"
+bs-verify -q --base "$S/stories260k" "$T/same.patch"; ok $? "bs-verify --base checks the file references"
+bs-verify "$T/same.patch" > "$T/v.out"; ok $? "bs-verify without a base: OK"
+grep -q "6 file references: not checked without --base" "$T/v.out"; ok $? "... and says what it could not check"
+bs-reshard -o "$T/nope" "$T/same.patch" 2> "$T/err"; is $? 1 "bs-reshard refuses a file reference (exit 1)"
+grep -q "reference to a base's file: apply it with bs-patch first" "$T/err"; ok $? "... saying to apply it with bs-patch first"
+# a modified base file: refused, named
+mkdir -p "$T/modbase"; cp "$S/stories260k"/* "$T/modbase/"; chmod u+w "$T/modbase"/*
+perl -e 'open F, "+<", $ARGV[0] or die; seek F, -2, 2; print F "\x5a"' "$T/modbase/$f1"
+bs-patch --base "$T/modbase" < "$T/same.patch" > /dev/null 2> "$T/err"; is $? 1 "a modified base file: bs-patch exits 1"
+grep -q "file '$f1' of the base .* does not match .*SHA-256" "$T/err"; ok $? "... naming the file"
+bs-verify -q --base "$T/modbase" "$T/same.patch" 2> /dev/null; is $? 1 "... and bs-verify --base finds it"
+
 # the base as a folder, a safetensors file, an encoded .bs, a raw .bs on a pipe
 bs-split "$S/stories260k" > "$T/base.raw"
 bs-encode < "$T/base.raw" > "$T/base.bs"
@@ -57,7 +87,6 @@ bs-delta --base <(cat "$T/base.bs") < "$T/d1.raw" > "$T/pipe.delta" &&
 ok $? "base given as a .bs on a pipe"
 bs-delta --base "$T/base.bs" < "$T/d1.raw" | cmp -s - "$T/d1.delta"
 ok $? "the same delta from the folder and from the .bs"
-f1=model-00001-of-00002.safetensors
 rt "$S/stories260k-ft/$f1" "$S/stories260k/$f1" "base given as a safetensors file"
 
 if [ -z "$BS_QUICK" ]; then
