@@ -1612,7 +1612,7 @@ split_encode_b(const uint8_t *raw, size_t n, unsigned width, unsigned b,
 	}
 	/* precision: finer for long messages, where the table is cheap */
 	unsigned scale = n >= 1 ? bitlen((uint32_t)(n > (1u << 30) ? 1u << 30 :
-	    n)) - 3 : 9;
+	    n)) - 4 : 9;
 	if (scale < 9)
 		scale = 9;
 	if (scale > SPLIT_MAX_SCALE)
