@@ -191,12 +191,32 @@ delta_encode(int dtype, const uint8_t *raw, size_t raw_len, uint8_t *out,
 	best = best_mode(raw, n, cnt, extra, &bz, &bk);
 	if (best / 8 + 5 + t >= (double)cap)
 		return 0;
-	if (!(sym = malloc(n)))
+	nbits = (size_t)extra[bz][bk];
+	if (5 + (nbits + 7) / 8 + t >= cap)
+		return 0;
+	if (!(sym = malloc(n + (nbits + 7) / 8 + 8)))
 		return BS_ENOMEM;
+	/* symbols and low bits in one pass; the low bits go to the end of
+	 * sym's buffer, 32 bits at a time, and move behind the rANS section */
+	uint8_t *low = sym + n, *lp = low;
 	for (size_t i = 0; i < n; i++) {
 		unsigned v = get16(raw + 2 * i), w = bz ? zz16(v) : v, L = bitlen(w);
 		unsigned k = L > 1 ? (L - 1 < (unsigned)bk ? L - 1 : (unsigned)bk) : 0;
+		unsigned r = L > 1 + k ? L - 1 - k : 0;
 		sym[i] = (uint8_t)((L << bk) | (k ? (w >> (L - 1 - k)) & ((1u << k) - 1) : 0));
+		acc |= (uint64_t)(w & ((1u << r) - 1)) << used;
+		used += r;
+		if (used >= 32) {
+			put32(lp, (uint32_t)acc);
+			lp += 4;
+			acc >>= 32;
+			used -= 32;
+		}
+	}
+	while (used > 0) {
+		*lp++ = (uint8_t)acc;
+		acc >>= 8;
+		used = used > 8 ? used - 8 : 0;
 	}
 	out[0] = (uint8_t)(bk | bz << 2);
 	memset(cnt256, 0, sizeof cnt256);
@@ -208,27 +228,12 @@ delta_encode(int dtype, const uint8_t *raw, size_t raw_len, uint8_t *out,
 	}
 	put32(out + 1, (uint32_t)s);
 	pos = 5 + (size_t)s;
-	nbits = (size_t)extra[bz][bk];
-	if (pos + (nbits + 7) / 8 + t >= cap) {
+	if (pos + (size_t)(lp - low) + t >= cap) {
 		free(sym);
 		return 0;
 	}
-	for (size_t i = 0; i < n; i++) {
-		unsigned v = get16(raw + 2 * i), w = bz ? zz16(v) : v, L = sym[i] >> bk;
-		unsigned k = L > 1 ? (L - 1 < (unsigned)bk ? L - 1 : (unsigned)bk) : 0;
-		if (L > 1 + k) {
-			unsigned r = L - 1 - k;
-			acc |= (uint64_t)(w & ((1u << r) - 1)) << used;
-			used += r;
-			while (used >= 8) {
-				out[pos++] = (uint8_t)acc;
-				acc >>= 8;
-				used -= 8;
-			}
-		}
-	}
-	if (used)
-		out[pos++] = (uint8_t)acc;
+	memcpy(out + pos, low, (size_t)(lp - low));
+	pos += (size_t)(lp - low);
 	free(sym);
 	if (t)
 		out[pos++] = raw[raw_len - 1];
@@ -239,7 +244,7 @@ static int
 delta_decode(int dtype, const uint8_t *in, size_t in_len, uint8_t *out,
     size_t raw_len)
 {
-	size_t n = raw_len / 2, t = raw_len & 1, pos, nbits = 0, avail;
+	size_t n = raw_len / 2, t = raw_len & 1, pos, avail;
 	unsigned K, z, used = 0;
 	uint64_t acc = 0;
 	uint32_t s;
@@ -254,42 +259,56 @@ delta_decode(int dtype, const uint8_t *in, size_t in_len, uint8_t *out,
 	s = get32(in + 1);
 	if (s > in_len - 5 - t)
 		return BS_ECORRUPT;
+	/* per symbol: the value's bits above its stored low bits, and how
+	 * many low bits; r = 255 marks a symbol no encoder writes */
+	struct { uint16_t base; uint8_t r; } tab[256];
+	for (unsigned q = 0; q < 256; q++) {
+		unsigned L = q >> K, k = L > 1 ? (L - 1 < K ? L - 1 : K) : 0;
+		unsigned top = q & ((1u << K) - 1);
+		tab[q].r = 255;
+		if (L > 16 || (L <= K && top >> (L ? L - 1 : 0)))
+			continue;
+		tab[q].r = (uint8_t)(L > 1 + k ? L - 1 - k : 0);
+		tab[q].base = (uint16_t)(L ? (1u << k | top) << tab[q].r : 0);
+	}
 	if (!(sym = malloc(n)))
 		return BS_ENOMEM;
 	if ((rc = bs_ent_decode8(in + 5, s, NSYM(K), sym, n)) < 0) {
 		free(sym);
 		return rc;
 	}
+	pos = 5 + s;
+	avail = in_len - t;	/* the low bits end here */
 	for (size_t i = 0; i < n; i++) {
-		unsigned L = sym[i] >> K, k = L > 1 ? (L - 1 < K ? L - 1 : K) : 0;
-		if (L > 16 || (L <= K && (sym[i] & ((1u << K) - 1)) >> (L ? L - 1 : 0))) {
+		unsigned r = tab[sym[i]].r, w;
+		if (r > 16) {
 			free(sym);
 			return BS_ECORRUPT;
 		}
-		nbits += L > 1 + k ? L - 1 - k : 0;
+		if (used < r) {
+			if (avail - pos >= 4) {
+				acc |= (uint64_t)get32(in + pos) << used;
+				pos += 4;
+				used += 32;
+			} else
+				while (used < r) {
+					if (pos == avail) {
+						free(sym);
+						return BS_ECORRUPT;
+					}
+					acc |= (uint64_t)in[pos++] << used;
+					used += 8;
+				}
+		}
+		w = tab[sym[i]].base | ((unsigned)acc & ((1u << r) - 1));
+		acc >>= r;
+		used -= r;
+		put16(out + 2 * i, (uint16_t)(z ? unzz16(w) : w));
 	}
-	pos = 5 + s;
-	avail = in_len - t - pos;
-	if (avail != (nbits + 7) / 8) {
+	/* every byte of low bits used, and only padding (zero) left over */
+	if (pos != avail || used >= 8) {
 		free(sym);
 		return BS_ECORRUPT;
-	}
-	for (size_t i = 0; i < n; i++) {
-		unsigned L = sym[i] >> K, k = L > 1 ? (L - 1 < K ? L - 1 : K) : 0;
-		unsigned top = sym[i] & ((1u << K) - 1), w, r = L > 1 + k ? L - 1 - k : 0;
-		if (L == 0)
-			w = 0;
-		else {
-			w = (1u << k | top) << r;
-			while (used < r) {
-				acc |= (uint64_t)in[pos++] << used;
-				used += 8;
-			}
-			w |= (unsigned)acc & ((1u << r) - 1);
-			acc >>= r;
-			used -= r;
-		}
-		put16(out + 2 * i, (uint16_t)(z ? unzz16(w) : w));
 	}
 	free(sym);
 	if (acc)			/* padding bits must be 0 */
