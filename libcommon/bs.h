@@ -431,7 +431,9 @@ void bs_scan_free(struct bs_scan *s);
  * An ordered work pool: jobs are submitted in order, run on n threads, and
  * taken back in the order they were submitted.  At most depth jobs to run
  * are in flight, which bounds memory (pass-through jobs have 8 x depth + 16
- * slots besides).  With n <= 1 jobs run in the caller.
+ * slots besides).  With n <= 1 jobs run in the caller; with more, on n - 1
+ * worker threads and on the caller while it waits in bs_pool_take (so jobs
+ * may run on the caller's thread either way).
  */
 struct bs_pool;
 typedef void (*bs_pool_fn)(void *job);

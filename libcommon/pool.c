@@ -1,7 +1,9 @@
 /*
  * pool.c - an ordered work pool.  Jobs go into a ring in submission order;
  * worker threads take pending slots oldest first; the caller takes finished
- * jobs back from the head of the ring, so output stays in order.  At most
+ * jobs back from the head of the ring, so output stays in order, and while
+ * the oldest is not finished it runs pending jobs itself (so n threads are
+ * n - 1 workers and the caller).  At most
  * `depth` jobs to run are in flight at once, which bounds memory; jobs that
  * only pass through (small frames between chunks) have room of their own,
  * so that they do not starve the workers.
@@ -42,6 +44,20 @@ bs_ncpu(void)
 	return n > 0 ? (int)n : 1;
 }
 
+/* The oldest pending slot, or NULL; under the lock. */
+static struct slot *
+oldest_pending(struct bs_pool *p)
+{
+	for (size_t i = p->next_pending; i < p->head + p->count; i++) {
+		struct slot *c = &p->ring[i % p->cap];
+		if (c->state == PENDING) {
+			p->next_pending = i + 1;
+			return c;
+		}
+	}
+	return NULL;
+}
+
 static void *
 worker(void *arg)
 {
@@ -50,20 +66,8 @@ worker(void *arg)
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
 		struct slot *s = NULL;
-		while (!p->quit) {
-			/* the oldest pending slot */
-			for (size_t i = p->next_pending; i < p->head + p->count; i++) {
-				struct slot *c = &p->ring[i % p->cap];
-				if (c->state == PENDING) {
-					s = c;
-					p->next_pending = i + 1;
-					break;
-				}
-			}
-			if (s)
-				break;
+		while (!p->quit && !(s = oldest_pending(p)))
 			pthread_cond_wait(&p->work, &p->mu);
-		}
 		if (!s)
 			break;
 		s->state = RUNNING;
@@ -89,7 +93,8 @@ bs_pool_new(int threads, int depth, bs_pool_fn fn)
 	p->fn = fn;
 	p->depth = depth;
 	p->cap = 8 * (size_t)depth + 16;
-	p->nthreads = threads > 1 ? threads : 0;
+	/* the caller runs jobs too while it waits for the oldest one */
+	p->nthreads = threads > 1 ? threads - 1 : 0;
 	p->ring = calloc(p->cap, sizeof *p->ring);
 	p->threads = calloc((size_t)p->nthreads + 1, sizeof *p->threads);
 	if (!p->ring || !p->threads) {
@@ -160,8 +165,19 @@ bs_pool_take(struct bs_pool *p)
 	s = &p->ring[p->head % p->cap];
 	if (p->nthreads) {
 		pthread_mutex_lock(&p->mu);
-		while (s->state != DONE)
-			pthread_cond_wait(&p->done, &p->mu);
+		while (s->state != DONE) {
+			/* rather than wait, run the oldest pending job here */
+			struct slot *c = oldest_pending(p);
+			if (!c) {
+				pthread_cond_wait(&p->done, &p->mu);
+				continue;
+			}
+			c->state = RUNNING;
+			pthread_mutex_unlock(&p->mu);
+			p->fn(c->job);
+			pthread_mutex_lock(&p->mu);
+			c->state = DONE;
+		}
 	}
 	job = s->job;
 	s->state = EMPTY;
