@@ -75,8 +75,9 @@ check: deps
 	BS_DATA="$(DATA)" BS_BIN=bin-san BS_UNIT=build-san/tests BS_QUICK=1 prove tests/run-unit.t tests/cli/
 	if command -v $(FUZZ_CC) >/dev/null; then $(MAKE) fuzz-smoke; else echo "check: no $(FUZZ_CC), fuzz smoke skipped"; fi
 
-bench: all
-	@scripts/bench "$(DATA)"
+bench: deps
+	$(MAKE) all
+	@scripts/bench "$(DATA)" $(BENCH)
 
 # Debian's places: bash-completion's completions/, zsh's vendor-completions,
 # fish's vendor_completions.d (under $(PREFIX)/share)

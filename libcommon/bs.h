@@ -391,12 +391,21 @@ extern const struct bs_codec *const bs_codecs[];
 long bs_chunk_encode(int dtype, int transform, const uint8_t *raw,
     size_t raw_len, uint8_t *out, int level, const char *force_codec,
     uint8_t *codec);
-/* The smallest estimate (bytes) of the codecs bs_chunk_encode would
- * consider below BS_LEVEL_TRY_ALL for a chunk, and in *codec the codec that
- * gave it (BS_C_NONE when none beats the raw length); -1 when the dtype's
- * codec has no estimate. */
-double bs_chunk_estimate(int dtype, int transform, const uint8_t *raw,
-    size_t raw_len, uint8_t *codec);
+/* The specialised codec of a dtype (the float codecs), or NULL. */
+const struct bs_codec *bs_codec_for_dtype(int dtype);
+/* Codec c's estimate (bytes) for a chunk of raw_len bytes, judged from
+ * sample (sample_len bytes of it, a sample as bs_sample_copy takes one, or
+ * the whole chunk) and scaled up; -1 when c is NULL or has no estimate. */
+double bs_codec_estimate(const struct bs_codec *c, int dtype,
+    const uint8_t *sample, size_t sample_len, size_t raw_len);
+/* Estimates look at a sample of a chunk: its first BS_SAMPLE_BLOCK bytes
+ * of every bs_sample_stride(len) (= BS_SAMPLE_BLOCK when the sample is the
+ * whole chunk).  bs_sample_copy copies the sample of src (len bytes) to dst
+ * (room for len bytes, or len / 2 + BS_SAMPLE_BLOCK when the stride is
+ * larger than a block) and returns its length. */
+#define BS_SAMPLE_BLOCK 4096
+size_t bs_sample_stride(size_t len);
+size_t bs_sample_copy(uint8_t *dst, const uint8_t *src, size_t len);
 /* The raw bytes of CHUNK frame f of a tensor of dtype: its payload when
  * the chunk is raw, else the payload decoded into buf (raw_len bytes).
  * NULL with *rc set when it does not decode. */

@@ -42,9 +42,8 @@ bs_codec_by_name(const char *name)
 	return NULL;
 }
 
-/* The specialised codec for a dtype, or NULL. */
-static const struct bs_codec *
-codec_for_dtype(int dtype)
+const struct bs_codec *
+bs_codec_for_dtype(int dtype)
 {
 	for (size_t i = 0; bs_codecs[i]; i++) {
 		const struct bs_codec *c = bs_codecs[i];
@@ -55,12 +54,32 @@ codec_for_dtype(int dtype)
 }
 
 /*
- * Estimates choose between codecs; they need not be exact.  A chunk of
- * SAMPLE_MIN bytes or more is estimated from a quarter of it: its first
- * SAMPLE_BLOCK bytes of every 4 SAMPLE_BLOCK, scaled up.
+ * Estimates choose between codecs; they need not be exact.  A chunk is
+ * estimated from a sample of it: its first BS_SAMPLE_BLOCK bytes of every
+ * k BS_SAMPLE_BLOCK, k = len / 64 KiB clamped to 1..8 (the whole chunk up
+ * to 128 KiB; a sample of at least 64 KiB, an eighth of a large chunk),
+ * scaled up.
  */
-#define SAMPLE_BLOCK 4096
-#define SAMPLE_MIN (256u << 10)
+size_t
+bs_sample_stride(size_t len)
+{
+	size_t k = len >> 16;
+
+	return BS_SAMPLE_BLOCK * (k < 1 ? 1 : k > 8 ? 8 : k);
+}
+
+size_t
+bs_sample_copy(uint8_t *dst, const uint8_t *src, size_t len)
+{
+	size_t stride = bs_sample_stride(len), n = 0;
+
+	for (size_t o = 0; o < len; o += stride) {
+		size_t k = len - o < BS_SAMPLE_BLOCK ? len - o : BS_SAMPLE_BLOCK;
+		memcpy(dst + n, src + o, k);
+		n += k;
+	}
+	return n;
+}
 
 struct sample {
 	const uint8_t *p;
@@ -73,16 +92,10 @@ static void
 sample_make(struct sample *s, const uint8_t *raw, size_t raw_len)
 {
 	*s = (struct sample){ raw, raw_len, 1.0, NULL };
-	if (raw_len < SAMPLE_MIN || !(s->own = malloc(raw_len / 4 +
-	    SAMPLE_BLOCK)))
+	if (bs_sample_stride(raw_len) == BS_SAMPLE_BLOCK ||
+	    !(s->own = malloc(raw_len / 2 + BS_SAMPLE_BLOCK)))
 		return;
-	s->n = 0;
-	for (size_t o = 0; o < raw_len; o += 4 * SAMPLE_BLOCK) {
-		size_t k = raw_len - o < SAMPLE_BLOCK ? raw_len - o :
-		    SAMPLE_BLOCK;
-		memcpy(s->own + s->n, raw + o, k);
-		s->n += k;
-	}
+	s->n = bs_sample_copy(s->own, raw, raw_len);
 	s->p = s->own;
 	s->scale = (double)raw_len / (double)s->n;
 }
@@ -115,7 +128,7 @@ bs_chunk_encode(int dtype, int transform, const uint8_t *raw, size_t raw_len,
 		if (cand[0] && !cand[0]->accepts(dtype))
 			cand[0] = NULL;
 	} else {
-		if ((cand[k] = codec_for_dtype(dtype)))
+		if ((cand[k] = bs_codec_for_dtype(dtype)))
 			k++;
 		if (transform != BS_X_NONE && bs_codec_delta.accepts(dtype)) {
 			cand[k++] = &bs_codec_delta;
@@ -165,30 +178,16 @@ bs_chunk_encode(int dtype, int transform, const uint8_t *raw, size_t raw_len,
 }
 
 double
-bs_chunk_estimate(int dtype, int transform, const uint8_t *raw,
-    size_t raw_len, uint8_t *codec)
+bs_codec_estimate(const struct bs_codec *c, int dtype, const uint8_t *sample,
+    size_t sample_len, size_t raw_len)
 {
-	const struct bs_codec *c = codec_for_dtype(dtype);
-	struct sample sm;
-	double e, d;
+	struct sample sm = { sample, sample_len, 1.0, NULL };
 
-	*codec = BS_C_NONE;
 	if (!c || !c->estimate)
 		return -1;
-	sample_make(&sm, raw, raw_len);
-	e = sample_est(c, dtype, &sm);
-	*codec = c->id;
-	if (transform != BS_X_NONE && bs_codec_delta.accepts(dtype) &&
-	    (d = sample_est(&bs_codec_delta, dtype, &sm)) < e) {
-		e = d;
-		*codec = BS_C_DELTA;
-	}
-	free(sm.own);
-	if (e >= (double)raw_len) {
-		*codec = BS_C_NONE;
-		e = (double)raw_len;
-	}
-	return e;
+	if (sample_len && sample_len < raw_len)
+		sm.scale = (double)raw_len / (double)sample_len;
+	return sample_est(c, dtype, &sm);
 }
 
 int

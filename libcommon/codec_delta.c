@@ -88,35 +88,46 @@ sym2_of(unsigned w)
 
 /*
  * Histogram of the K = 2 symbol of every value, plain (h[0]) and zig-zagged
- * (h[1]); derive_counts makes the K = 1 and K = 0 ones from it.  Four
- * interleaved tables keep stores to one counter from serialising.
+ * (h[1]); derive_counts makes the K = 1 and K = 0 ones from it.  Zig-zag
+ * only pays for values with the top bit set (negative differences), and
+ * costs about a bit on each of the others: with fewer than n / 32 of them
+ * only the plain histogram is made, with more than n / 4 only the
+ * zig-zagged one (the other is left all zero, *zs says which: 1 plain,
+ * 2 zig-zag, 3 both).  Four interleaved tables keep stores to one counter
+ * from serialising.
  */
 static void
-delta_histogram(const uint8_t *raw, size_t n, uint32_t h[2][3][17 << 2])
+delta_histogram(const uint8_t *raw, size_t n, uint32_t h[2][3][17 << 2],
+    int *zs)
 {
-	uint32_t part[4][2][17 << 2];
-	size_t i = 0;
+	uint32_t part[4][17 << 2];
+	size_t neg = 0, i;
 
 	pthread_once(&sym2_once, sym2_init);
-	memset(part, 0, sizeof part);
-#define ONE(q, v) do {							\
-		unsigned w0 = (v);					\
-		part[q][0][sym2_of(w0)]++;				\
-		part[q][1][sym2_of(zz16(w0))]++;			\
-	} while (0)
-	for (; i + 4 <= n; i += 4) {
-		uint64_t g = get64(raw + 2 * i);
-		ONE(0, (unsigned)(g & 0xffff));
-		ONE(1, (unsigned)(g >> 16 & 0xffff));
-		ONE(2, (unsigned)(g >> 32 & 0xffff));
-		ONE(3, (unsigned)(g >> 48));
-	}
+	for (i = 0; i + 4 <= n; i += 4)
+		neg += ((get64(raw + 2 * i) >> 15 & 0x0001000100010001ull) *
+		    0x0001000100010001ull) >> 48;	/* the 4 top bits */
 	for (; i < n; i++)
-		ONE(0, get16(raw + 2 * i));
+		neg += get16(raw + 2 * i) >> 15;
+	*zs = neg < n / 32 ? 1 : neg > n / 4 ? 2 : 3;
+	for (int z = 0; z < 2; z++) {
+		if (!(*zs >> z & 1))
+			continue;
+		memset(part, 0, sizeof part);
+#define ONE(q, v) part[q][sym2_of(z ? zz16(v) : (v))]++
+		for (i = 0; i + 4 <= n; i += 4) {
+			uint64_t g = get64(raw + 2 * i);
+			ONE(0, (unsigned)(g & 0xffff));
+			ONE(1, (unsigned)(g >> 16 & 0xffff));
+			ONE(2, (unsigned)(g >> 32 & 0xffff));
+			ONE(3, (unsigned)(g >> 48));
+		}
+		for (; i < n; i++)
+			ONE(0, get16(raw + 2 * i));
 #undef ONE
-	for (int z = 0; z < 2; z++)
 		for (unsigned s = 0; s < (17u << 2); s++)
-			h[z][2][s] = part[0][z][s] + part[1][z][s] + part[2][z][s] + part[3][z][s];
+			h[z][2][s] = part[0][s] + part[1][s] + part[2][s] + part[3][s];
+	}
 }
 
 /* From c[2] (K = 2 counts) fill c[1], c[0] and the low-bit totals ex[K]. */
@@ -146,16 +157,19 @@ best_mode(const uint8_t *raw, size_t n, uint32_t cnt[2][3][17 << 2],
 
 	memset(cnt, 0, 2 * sizeof cnt[0]);
 	memset(extra, 0, 2 * sizeof extra[0]);
-	delta_histogram(raw, n, cnt);
-	for (int z = 0; z < 2; z++)
-		derive_counts(cnt[z], extra[z]);
+	int zs;
+	delta_histogram(raw, n, cnt, &zs);
 	*bz = -1;
-	for (int z = 0; z < 2; z++)
+	for (int z = 0; z < 2; z++) {
+		if (!(zs >> z & 1))
+			continue;
+		derive_counts(cnt[z], extra[z]);
 		for (unsigned K = 0; K < 3; K++) {
 			double bits = bs_ent_estimate(cnt[z][K], NSYM(K)) + (double)extra[z][K];
 			if (*bz < 0 || bits < best)
 				best = bits, *bz = z, *bk = (int)K;
 		}
+	}
 	return best;
 }
 
@@ -197,21 +211,28 @@ delta_encode(int dtype, const uint8_t *raw, size_t raw_len, uint8_t *out,
 	if (!(sym = malloc(n + (nbits + 7) / 8 + 8)))
 		return BS_ENOMEM;
 	/* symbols and low bits in one pass; the low bits go to the end of
-	 * sym's buffer, 32 bits at a time, and move behind the rANS section */
+	 * sym's buffer, 32 bits at a time (branch-free: a word is stored at
+	 * every value and the pointer moves when it is full), and move behind
+	 * the rANS section.  Per magnitude class L: rt the low bits stored,
+	 * tm the mask of the top bits kept in the symbol. */
+	uint8_t rt[17], tm[17];
+	for (unsigned L = 0; L <= 16; L++) {
+		unsigned k = L > 1 ? (L - 1 < (unsigned)bk ? L - 1 : (unsigned)bk) : 0;
+		rt[L] = (uint8_t)(L > 1 + k ? L - 1 - k : 0);
+		tm[L] = (uint8_t)((1u << k) - 1);
+	}
 	uint8_t *low = sym + n, *lp = low;
 	for (size_t i = 0; i < n; i++) {
-		unsigned v = get16(raw + 2 * i), w = bz ? zz16(v) : v, L = bitlen(w);
-		unsigned k = L > 1 ? (L - 1 < (unsigned)bk ? L - 1 : (unsigned)bk) : 0;
-		unsigned r = L > 1 + k ? L - 1 - k : 0;
-		sym[i] = (uint8_t)((L << bk) | (k ? (w >> (L - 1 - k)) & ((1u << k) - 1) : 0));
+		unsigned v = get16(raw + 2 * i), w = bz ? zz16(v) : v;
+		unsigned L = 31 - (unsigned)__builtin_clz(2 * w + 1), r = rt[L];
+		sym[i] = (uint8_t)(L << bk | ((w >> r) & tm[L]));
 		acc |= (uint64_t)(w & ((1u << r) - 1)) << used;
 		used += r;
-		if (used >= 32) {
-			put32(lp, (uint32_t)acc);
-			lp += 4;
-			acc >>= 32;
-			used -= 32;
-		}
+		put32(lp, (uint32_t)acc);
+		unsigned full = used >> 5;
+		lp += 4 * full;
+		acc >>= 32 * full;
+		used &= 31;
 	}
 	while (used > 0) {
 		*lp++ = (uint8_t)acc;
@@ -244,11 +265,10 @@ static int
 delta_decode(int dtype, const uint8_t *in, size_t in_len, uint8_t *out,
     size_t raw_len)
 {
-	size_t n = raw_len / 2, t = raw_len & 1, pos, avail;
-	unsigned K, z, used = 0;
-	uint64_t acc = 0;
+	size_t n = raw_len / 2, t = raw_len & 1;
+	unsigned K, z;
 	uint32_t s;
-	uint8_t *sym;
+	uint16_t *sym;
 	int rc;
 
 	(void)dtype;
@@ -271,51 +291,48 @@ delta_decode(int dtype, const uint8_t *in, size_t in_len, uint8_t *out,
 		tab[q].r = (uint8_t)(L > 1 + k ? L - 1 - k : 0);
 		tab[q].base = (uint16_t)(L ? (1u << k | top) << tab[q].r : 0);
 	}
-	if (!(sym = malloc(n)))
+	/* the symbols as 16-bit words: the wide decoder has a SIMD loop */
+	if (!(sym = malloc(2 * n)))
 		return BS_ENOMEM;
-	if ((rc = bs_ent_decode8(in + 5, s, NSYM(K), sym, n)) < 0) {
+	if ((rc = bs_ent_decode16(in + 5, s, NSYM(K), 0, (uint8_t *)sym, n)) < 0) {
 		free(sym);
 		return rc;
 	}
-	pos = 5 + s;
-	avail = in_len - t;	/* the low bits end here */
-	for (size_t i = 0; i < n; i++) {
-		unsigned r = tab[sym[i]].r, w;
-		if (r > 16) {
-			free(sym);
-			return BS_ECORRUPT;
-		}
-		if (used < r) {
-			if (avail - pos >= 4) {
-				acc |= (uint64_t)get32(in + pos) << used;
-				pos += 4;
-				used += 32;
-			} else
-				while (used < r) {
-					if (pos == avail) {
-						free(sym);
-						return BS_ECORRUPT;
-					}
-					acc |= (uint64_t)in[pos++] << used;
-					used += 8;
-				}
-		}
-		w = tab[sym[i]].base | ((unsigned)acc & ((1u << r) - 1));
-		acc >>= r;
-		used -= r;
+	/* the low bits: lo[0..A), read at bit bp, 8 bytes at a time while 8
+	 * remain (r + 7 <= 22 bits fit), then a byte at a time */
+	const uint8_t *lo = in + 5 + s;
+	size_t A = in_len - t - 5 - s, bp = 0, i = 0;
+	for (; i < n && (bp >> 3) + 8 <= A; i++) {
+		unsigned q = sym[i], r = tab[q].r;
+		if (r > 16)
+			goto corrupt;
+		unsigned w = tab[q].base | ((unsigned)(get64(lo + (bp >> 3)) >>
+		    (bp & 7)) & ((1u << r) - 1));
+		bp += r;
 		put16(out + 2 * i, (uint16_t)(z ? unzz16(w) : w));
 	}
-	/* every byte of low bits used, and only padding (zero) left over */
-	if (pos != avail || used >= 8) {
-		free(sym);
-		return BS_ECORRUPT;
+	for (; i < n; i++) {
+		unsigned q = sym[i], r = tab[q].r;
+		uint64_t g = 0;
+		if (r > 16 || bp + r > 8 * A)
+			goto corrupt;
+		for (size_t k = bp >> 3; k < A && k < (bp >> 3) + 8; k++)
+			g |= (uint64_t)lo[k] << (8 * (k - (bp >> 3)));
+		unsigned w = tab[q].base | ((unsigned)(g >> (bp & 7)) &
+		    ((1u << r) - 1));
+		bp += r;
+		put16(out + 2 * i, (uint16_t)(z ? unzz16(w) : w));
 	}
 	free(sym);
-	if (acc)			/* padding bits must be 0 */
+	/* every byte of low bits used, and only padding (zero) left over */
+	if ((bp + 7) / 8 != A || ((bp & 7) && lo[A - 1] >> (bp & 7)))
 		return BS_ECORRUPT;
 	if (t)
 		out[raw_len - 1] = in[in_len - 1];
 	return 0;
+corrupt:
+	free(sym);
+	return BS_ECORRUPT;
 }
 
 static double

@@ -8,8 +8,9 @@
  * integers of the dtype's width (8, 16, 32 or 64 bits); it applies only to
  * whole-byte dtypes and to chunks that start and end on an element.  NONE
  * in a DELTA tensor carries the values themselves, for chunks that changed
- * beyond what a residual saves.  The choice per chunk is made by coding
- * each candidate with bs_chunk_encode and keeping the smallest.
+ * beyond what a residual saves.  The choice per chunk is made by the
+ * candidates' estimates on a sample of the chunk, or by coding each with
+ * bs_chunk_encode and keeping the smallest (bs_delta_choose).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -116,66 +117,182 @@ bs_delta_inverse(int x, int dtype, const uint8_t *res, const uint8_t *base,
 	return BS_EUNSUPPORTED;
 }
 
+static const int cand[] = { BS_X_XOR, BS_X_SUB, BS_X_NONE };
+enum { NC = sizeof cand / sizeof cand[0] };
+
+/* The first THIN_BLOCK bytes of every THIN_STRIDE of src (len bytes) to
+ * dst; returns the length copied. */
+#define THIN_BLOCK 1024
+#define THIN_STRIDE 4096
+static size_t
+thin(uint8_t *dst, const uint8_t *src, size_t len)
+{
+	size_t n = 0;
+
+	for (size_t o = 0; o < len; o += THIN_STRIDE) {
+		size_t k = len - o < THIN_BLOCK ? len - o : THIN_BLOCK;
+		memcpy(dst + n, src + o, k);
+		n += k;
+	}
+	return n;
+}
+
 /*
- * Which candidates are worth coding: for 16-bit float residuals, the delta
- * codec's estimate of each (one histogram pass) rules out those well behind
- * the best; the others are coded as before.  NONE is judged by the same
- * estimate, which overrates raw values (a float codec does better on them),
- * hence its wider margin.
+ * Below BS_LEVEL_TRY_ALL the candidates are judged by the codecs' estimates
+ * on a sample of the chunk (bs_sample_copy), the residuals made of the
+ * sample only: sets *x and *codec to the winner, or returns 1 when the
+ * dtype's codecs have no estimate (then every candidate is coded).  A
+ * residual wins ties: it says the chunk was made against the base.
+ *
+ * The delta codec is judged first, on the residuals.  When it codes one of
+ * them to less than half the raw size, the dtype's codec (on the residuals
+ * and on the values themselves, NONE), which then has little chance, is
+ * judged on a quarter of the sample only (thin): it costs a histogram pass
+ * a candidate.
+ */
+static int
+choose_by_estimate(int dtype, const uint8_t *val, const uint8_t *base,
+    uint64_t offset, size_t n, int *x, uint8_t *codec)
+{
+	const struct bs_codec *fc = bs_codec_for_dtype(dtype),
+	    *dc = bs_codec_by_id(BS_C_DELTA);
+	size_t sn = n, room = n, tn;
+	const uint8_t *sv = val, *sb = base;
+	uint8_t *own, *res;
+	double best = 0, dbest = -1, e;
+
+	*x = -1;
+	*codec = BS_C_NONE;
+	if (!fc || !fc->estimate)
+		return 1;
+	if (!dc->accepts(dtype))
+		dc = NULL;
+	if (bs_sample_stride(n) > BS_SAMPLE_BLOCK)
+		room = n / 2 + BS_SAMPLE_BLOCK;
+	/* sample of val, of base, residual; room enough for two thinned
+	 * samples in the third (sn / 4 + THIN_BLOCK each) */
+	if (!(own = malloc(3 * room + 2 * THIN_BLOCK)))
+		return BS_ENOMEM;
+	res = own + 2 * room;
+	if (room < n) {
+		sn = bs_sample_copy(own, val, n);
+		bs_sample_copy(own + room, base, n);
+		sv = own;
+		sb = own + room;
+	}
+	/* the delta codec on the residuals */
+	for (size_t i = 0; dc && i < NC; i++) {
+		if (cand[i] == BS_X_NONE ||
+		    !bs_delta_transform_ok(cand[i], dtype, offset, n))
+			continue;
+		bs_delta_forward(cand[i], dtype, sv, sb, res, sn);
+		e = bs_codec_estimate(dc, dtype, res, sn, n);
+		if (*x < 0 || e < best) {
+			best = dbest = e;
+			*x = cand[i];
+			*codec = BS_C_DELTA;
+		}
+	}
+	/* the dtype's codec, on a thinned sample when the delta codec did
+	 * well */
+	if (dbest >= 0 && dbest < (double)n / 2) {
+		uint8_t *tv = own + 2 * room, *tb;
+		tn = thin(tv, sv, sn);
+		tb = tv + tn;
+		thin(tb, sb, sn);
+		sv = tv;
+		sb = tb;
+		res = own;	/* the sample is no longer needed */
+		sn = tn;
+	}
+	for (size_t i = 0; i < NC; i++) {
+		const uint8_t *v = sv;
+		if (!bs_delta_transform_ok(cand[i], dtype, offset, n))
+			continue;
+		if (cand[i] != BS_X_NONE) {
+			bs_delta_forward(cand[i], dtype, sv, sb, res, sn);
+			v = res;
+		}
+		e = bs_codec_estimate(fc, dtype, v, sn, n);
+		if (*x < 0 || e < best) {
+			best = e;
+			*x = cand[i];
+			*codec = fc->id;
+		}
+	}
+	free(own);
+	if (best >= (double)n)
+		*codec = BS_C_NONE;
+	return 0;
+}
+
+/*
+ * At BS_LEVEL_TRY_ALL and above, or without estimates, every candidate is
+ * coded with bs_chunk_encode and the smallest kept.
  */
 int
 bs_delta_choose(int dtype, const uint8_t *val, const uint8_t *base,
     uint64_t offset, size_t n, int level, uint8_t *res, uint8_t *coded,
     size_t *coded_len, uint8_t *codec)
 {
-	static const int cand[] = { BS_X_XOR, BS_X_SUB, BS_X_NONE };
-	enum { NC = sizeof cand / sizeof cand[0] };
-	/* the residual goes to buf[cur], the best so far stays in buf[at];
-	 * when coding, likewise cbuf[ccur] and cbuf[cat] */
+	/* the residual goes to buf[cur], the best so far stays in buf[at] and
+	 * its coded bytes in cbuf[at] */
 	uint8_t *buf[2] = { res, NULL }, *cbuf[2] = { coded, NULL };
-	double best = 0;
-	int bestx = -1, cur = 0, at = 0, ccur = 0, cat = 0, ret = BS_ENOMEM;
+	size_t best = 0;
+	int bestx = -1, cur = 0, at = 0, ret;
 	uint8_t bestc = BS_C_NONE;
 
 	*codec = BS_C_NONE;
 	*coded_len = n;
 	if (n == 0)
 		return BS_X_XOR;
+	if (level < BS_LEVEL_TRY_ALL) {
+		int x;
+		if ((ret = choose_by_estimate(dtype, val, base, offset, n, &x,
+		    &bestc)) < 0)
+			return ret;
+		if (ret == 0) {
+			if (x < 0)
+				x = BS_X_NONE;
+			/* the winner's residual, coded once by its codec */
+			bs_delta_forward(x, dtype, val, base, res, n);
+			if (bestc != BS_C_NONE) {
+				long len = bs_codec_by_id(bestc)->encode(dtype,
+				    res, n, coded, n, level);
+				if (len == BS_ENOMEM)
+					return len;
+				if (len > 0 && (size_t)len < n) {
+					*codec = bestc;
+					*coded_len = (size_t)len;
+				}
+			}
+			return x;
+		}
+	}
+	ret = BS_ENOMEM;
 	if (!(buf[1] = malloc(n)) || !(cbuf[1] = malloc(n)))
 		goto out;
 	for (size_t i = 0; i < NC; i++) {
 		const uint8_t *v = val;
-		double cost = -1;
-		uint8_t c = BS_C_NONE;
+		uint8_t c;
 		if (!bs_delta_transform_ok(cand[i], dtype, offset, n))
 			continue;
 		if (cand[i] != BS_X_NONE) {
 			bs_delta_forward(cand[i], dtype, val, base, buf[cur], n);
 			v = buf[cur];
 		}
-		int coded_here = 0;
-		if (level < BS_LEVEL_TRY_ALL)
-			cost = bs_chunk_estimate(dtype, cand[i], v, n, &c);
-		if (cost < 0) {	/* no estimate, or asked to code */
-			cost = (double)bs_chunk_encode(dtype, cand[i], v, n,
-			    cbuf[ccur], level, NULL, &c);
-			coded_here = 1;
+		long len = bs_chunk_encode(dtype, cand[i], v, n, cbuf[cur],
+		    level, NULL, &c);
+		if (len < 0) {
+			ret = (int)len;
+			goto out;
 		}
-		/* a residual wins ties: it says the chunk was made against
-		 * the base */
-		if (bestx < 0 || cost < best) {
-			best = cost;
+		if (bestx < 0 || (size_t)len < best) {
+			best = (size_t)len;
 			bestx = cand[i];
 			bestc = c;
-			if (cand[i] != BS_X_NONE) {
-				at = cur;
-				cur ^= 1;
-			}
-			if (coded_here) {
-				cat = ccur;
-				ccur ^= 1;
-			} else
-				cat = -1;	/* to be coded */
+			at = cur;
+			cur ^= 1;
 		}
 	}
 	if (bestx < 0)
@@ -184,23 +301,11 @@ bs_delta_choose(int dtype, const uint8_t *val, const uint8_t *base,
 		memcpy(res, val, n);
 	else if (at)
 		memcpy(res, buf[1], n);
-	if (bestc != BS_C_NONE && cat < 0) {
-		/* chosen by estimate: code it once, with the codec that won */
-		const struct bs_codec *cc = bs_codec_by_id(bestc);
-		long len = cc->encode(dtype, res, n, coded, n, level);
-		if (len < 0 && len != BS_ENOMEM)
-			len = 0;
-		if (len < 0)
-			goto out;
-		if (len > 0 && (size_t)len < n) {
-			*codec = bestc;
-			*coded_len = (size_t)len;
-		}
-	} else if (bestc != BS_C_NONE && (size_t)best < n) {
-		if (cat)
-			memcpy(coded, cbuf[1], (size_t)best);
+	if (bestc != BS_C_NONE && best < n) {
+		if (at)
+			memcpy(coded, cbuf[1], best);
 		*codec = bestc;
-		*coded_len = (size_t)best;
+		*coded_len = best;
 	}
 	ret = bestx;
 out:
