@@ -368,8 +368,11 @@ struct bs_codec {
 	int (*decode)(int dtype, const uint8_t *in, size_t in_len,
 	    uint8_t *out, size_t raw_len);
 	/* bytes encode would write, estimated from a histogram (one pass,
-	 * no coding); NULL where the codec has no estimate */
-	double (*estimate)(int dtype, const uint8_t *raw, size_t raw_len);
+	 * no coding), for a chunk of which raw is a sample of 1/scale
+	 * (scale >= 1: the entropy scales, the table's cost does not); NULL
+	 * where the codec has no estimate */
+	double (*estimate)(int dtype, const uint8_t *raw, size_t raw_len,
+	    double scale);
 };
 #define BS_LEVEL_DEFAULT 3
 #define BS_LEVEL_TRY_ZSTD 10	/* from this level zstd is tried beside the specialised codec */
@@ -1011,6 +1014,7 @@ void bs_ecc_free(struct bs_ecc *x);
 /* Bytes the delta codec (BS_C_DELTA) would code raw_len bytes of 16-bit
  * residuals to, from their histogram alone (one pass, no coding): its own
  * estimate, within a few bytes of the coded length. */
-double bs_delta_codec_estimate(const uint8_t *raw, size_t raw_len);
+double bs_delta_codec_estimate(const uint8_t *raw, size_t raw_len,
+    double scale);
 
 #endif

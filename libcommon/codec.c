@@ -103,7 +103,7 @@ sample_make(struct sample *s, const uint8_t *raw, size_t raw_len)
 static double
 sample_est(const struct bs_codec *c, int dtype, const struct sample *s)
 {
-	return c->estimate(dtype, s->p, s->n) * s->scale;
+	return c->estimate(dtype, s->p, s->n, s->scale);
 }
 
 /*

@@ -46,10 +46,10 @@ bf16_decode(int dtype, const uint8_t *in, size_t in_len, uint8_t *out,
 }
 
 static double
-bf16_estimate(int dtype, const uint8_t *raw, size_t raw_len)
+bf16_estimate(int dtype, const uint8_t *raw, size_t raw_len, double scale)
 {
 	(void)dtype;	/* up to 12 bits: 16 KiB of counts stay in L1 */
-	return bs_split16_estimate(raw, raw_len, 9, 12);
+	return bs_split16_estimate(raw, raw_len, 9, 12, scale);
 }
 
 const struct bs_codec bs_codec_bf16 = {

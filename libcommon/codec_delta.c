@@ -150,7 +150,7 @@ derive_counts(uint32_t c[3][17 << 2], uint64_t ex[3])
 
 /* Histograms of raw (n values) and the cheapest mode: returns its bits. */
 static double
-best_mode(const uint8_t *raw, size_t n, uint32_t cnt[2][3][17 << 2],
+best_mode(const uint8_t *raw, size_t n, double scale, uint32_t cnt[2][3][17 << 2],
     uint64_t extra[2][3], int *bz, int *bk)
 {
 	double best = 0;
@@ -165,7 +165,8 @@ best_mode(const uint8_t *raw, size_t n, uint32_t cnt[2][3][17 << 2],
 			continue;
 		derive_counts(cnt[z], extra[z]);
 		for (unsigned K = 0; K < 3; K++) {
-			double bits = bs_ent_estimate(cnt[z][K], NSYM(K)) + (double)extra[z][K];
+			double bits = bs_ent_estimate(cnt[z][K], NSYM(K), scale) +
+			    (double)extra[z][K] * scale;
 			if (*bz < 0 || bits < best)
 				best = bits, *bz = z, *bk = (int)K;
 		}
@@ -174,7 +175,7 @@ best_mode(const uint8_t *raw, size_t n, uint32_t cnt[2][3][17 << 2],
 }
 
 double
-bs_delta_codec_estimate(const uint8_t *raw, size_t raw_len)
+bs_delta_codec_estimate(const uint8_t *raw, size_t raw_len, double scale)
 {
 	uint32_t cnt[2][3][17 << 2];
 	uint64_t extra[2][3];
@@ -182,7 +183,8 @@ bs_delta_codec_estimate(const uint8_t *raw, size_t raw_len)
 
 	if (raw_len / 2 < 16)
 		return (double)raw_len;
-	return best_mode(raw, raw_len / 2, cnt, extra, &bz, &bk) / 8 + 5 + (raw_len & 1);
+	return best_mode(raw, raw_len / 2, scale, cnt, extra, &bz, &bk) / 8 + 5 +
+	    (raw_len & 1) * scale;
 }
 
 static long
@@ -202,7 +204,7 @@ delta_encode(int dtype, const uint8_t *raw, size_t raw_len, uint8_t *out,
 	(void)dtype, (void)level;
 	if (n < 16 || cap < 5 + t + 16)
 		return 0;
-	best = best_mode(raw, n, cnt, extra, &bz, &bk);
+	best = best_mode(raw, n, 1.0, cnt, extra, &bz, &bk);
 	if (best / 8 + 5 + t >= (double)cap)
 		return 0;
 	nbits = (size_t)extra[bz][bk];
@@ -336,10 +338,10 @@ corrupt:
 }
 
 static double
-delta_estimate(int dtype, const uint8_t *raw, size_t raw_len)
+delta_estimate(int dtype, const uint8_t *raw, size_t raw_len, double scale)
 {
 	(void)dtype;
-	return bs_delta_codec_estimate(raw, raw_len);
+	return bs_delta_codec_estimate(raw, raw_len, scale);
 }
 
 const struct bs_codec bs_codec_delta = {

@@ -49,10 +49,10 @@ f16_decode(int dtype, const uint8_t *in, size_t in_len, uint8_t *out,
 }
 
 static double
-f16_estimate(int dtype, const uint8_t *raw, size_t raw_len)
+f16_estimate(int dtype, const uint8_t *raw, size_t raw_len, double scale)
 {
 	(void)dtype;	/* plain mode: context mode only ever does better */
-	return bs_split16_estimate(raw, raw_len, 6, 12);
+	return bs_split16_estimate(raw, raw_len, 6, 12, scale);
 }
 
 const struct bs_codec bs_codec_f16 = {

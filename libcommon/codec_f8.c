@@ -32,7 +32,7 @@ f8_encode(int dtype, const uint8_t *raw, size_t raw_len, uint8_t *out,
 		return 0;
 	for (size_t i = 0; i < raw_len; i++)
 		cnt[raw[i]]++;
-	if (bs_ent_estimate(cnt, 256) >= 8.0 * (double)raw_len)
+	if (bs_ent_estimate(cnt, 256, 1.0) >= 8.0 * (double)raw_len)
 		return 0;
 	return bs_ent_encode8(raw, raw_len, cnt, BS_ENT_DEF_SCALE, out, cap);
 }

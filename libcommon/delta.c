@@ -124,6 +124,7 @@ enum { NC = sizeof cand / sizeof cand[0] };
  * dst; returns the length copied. */
 #define THIN_BLOCK 1024
 #define THIN_STRIDE 4096
+#define THIN_MIN 16384	/* smaller samples are not thinned (too noisy) */
 static size_t
 thin(uint8_t *dst, const uint8_t *src, size_t len)
 {
@@ -141,37 +142,43 @@ thin(uint8_t *dst, const uint8_t *src, size_t len)
  * Below BS_LEVEL_TRY_ALL the candidates are judged by the codecs' estimates
  * on a sample of the chunk (bs_sample_copy), the residuals made of the
  * sample only: sets *x and *codec to the winner, or returns 1 when the
- * dtype's codecs have no estimate (then every candidate is coded).  A
- * residual wins ties: it says the chunk was made against the base.
+ * dtype's codecs have no estimate (then every candidate is coded).
  *
- * The delta codec is judged first, on the residuals.  When it codes one of
- * them to less than half the raw size, the dtype's codec (on the residuals
- * and on the values themselves, NONE), which then has little chance, is
- * judged on a quarter of the sample only (thin): it costs a histogram pass
- * a candidate.
+ * A candidate is a transform and a codec: the delta codec on each residual,
+ * the dtype's codec on each residual and on the values (NONE).  When the
+ * sample is large enough, all are first judged on a quarter of it (thin),
+ * and only those within THIN_MARGIN of the best there again on the whole
+ * sample (estimates from a sample are unbiased, not exact).  A residual
+ * wins ties: it says the chunk was made against the base.
  */
+#define THIN_MARGIN 1.03
 static int
 choose_by_estimate(int dtype, const uint8_t *val, const uint8_t *base,
     uint64_t offset, size_t n, int *x, uint8_t *codec)
 {
 	const struct bs_codec *fc = bs_codec_for_dtype(dtype),
 	    *dc = bs_codec_by_id(BS_C_DELTA);
-	size_t sn = n, room = n, tn;
+	struct { int x; const struct bs_codec *c; double e; } cd[2 * NC];
+	unsigned nc = 0;
+	size_t sn = n, room = n;
 	const uint8_t *sv = val, *sb = base;
-	uint8_t *own, *res;
-	double best = 0, dbest = -1, e;
+	uint8_t *own, *res, *thinbuf = NULL;
+	double best = 0;
 
 	*x = -1;
 	*codec = BS_C_NONE;
 	if (!fc || !fc->estimate)
 		return 1;
-	if (!dc->accepts(dtype))
-		dc = NULL;
+	for (size_t i = 0; i < NC; i++)
+		if (cand[i] != BS_X_NONE && dc->accepts(dtype) &&
+		    bs_delta_transform_ok(cand[i], dtype, offset, n))
+			cd[nc++] = (typeof(cd[0])){ cand[i], dc, 0 };
+	for (size_t i = 0; i < NC; i++)
+		if (bs_delta_transform_ok(cand[i], dtype, offset, n))
+			cd[nc++] = (typeof(cd[0])){ cand[i], fc, 0 };
 	if (bs_sample_stride(n) > BS_SAMPLE_BLOCK)
 		room = n / 2 + BS_SAMPLE_BLOCK;
-	/* sample of val, of base, residual; room enough for two thinned
-	 * samples in the third (sn / 4 + THIN_BLOCK each) */
-	if (!(own = malloc(3 * room + 2 * THIN_BLOCK)))
+	if (!(own = malloc(3 * room)))
 		return BS_ENOMEM;
 	res = own + 2 * room;
 	if (room < n) {
@@ -180,44 +187,53 @@ choose_by_estimate(int dtype, const uint8_t *val, const uint8_t *base,
 		sv = own;
 		sb = own + room;
 	}
-	/* the delta codec on the residuals */
-	for (size_t i = 0; dc && i < NC; i++) {
-		if (cand[i] == BS_X_NONE ||
-		    !bs_delta_transform_ok(cand[i], dtype, offset, n))
-			continue;
-		bs_delta_forward(cand[i], dtype, sv, sb, res, sn);
-		e = bs_codec_estimate(dc, dtype, res, sn, n);
-		if (*x < 0 || e < best) {
-			best = dbest = e;
-			*x = cand[i];
-			*codec = BS_C_DELTA;
+	/* estimate every candidate on the thinned sample; mark the
+	 * contenders (e = -1) for the whole sample */
+	if (sn >= THIN_MIN) {
+		size_t tr = sn / 4 + THIN_BLOCK, tn;
+		if (!(thinbuf = malloc(3 * tr))) {
+			free(own);
+			return BS_ENOMEM;
 		}
-	}
-	/* the dtype's codec, on a thinned sample when the delta codec did
-	 * well */
-	if (dbest >= 0 && dbest < (double)n / 2) {
-		uint8_t *tv = own + 2 * room, *tb;
+		uint8_t *tv = thinbuf, *tb = thinbuf + tr, *tres = thinbuf + 2 * tr;
 		tn = thin(tv, sv, sn);
-		tb = tv + tn;
 		thin(tb, sb, sn);
-		sv = tv;
-		sb = tb;
-		res = own;	/* the sample is no longer needed */
-		sn = tn;
-	}
-	for (size_t i = 0; i < NC; i++) {
+		int made = -1;
+		for (unsigned k = 0; k < nc; k++) {
+			const uint8_t *v = tv;
+			if (cd[k].x != BS_X_NONE) {
+				if (made != cd[k].x)
+					bs_delta_forward(cd[k].x, dtype, tv, tb, tres, tn);
+				made = cd[k].x;
+				v = tres;
+			}
+			cd[k].e = bs_codec_estimate(cd[k].c, dtype, v, tn, n);
+			if (!k || cd[k].e < best)
+				best = cd[k].e;
+		}
+		for (unsigned k = 0; k < nc; k++)
+			cd[k].e = cd[k].e <= best * THIN_MARGIN ? -1 : 0;
+		free(thinbuf);
+	} else
+		for (unsigned k = 0; k < nc; k++)
+			cd[k].e = -1;
+	/* the contenders on the whole sample */
+	int made = -1;
+	for (unsigned k = 0; k < nc; k++) {
 		const uint8_t *v = sv;
-		if (!bs_delta_transform_ok(cand[i], dtype, offset, n))
+		if (cd[k].e == 0)
 			continue;
-		if (cand[i] != BS_X_NONE) {
-			bs_delta_forward(cand[i], dtype, sv, sb, res, sn);
+		if (cd[k].x != BS_X_NONE) {
+			if (made != cd[k].x)
+				bs_delta_forward(cd[k].x, dtype, sv, sb, res, sn);
+			made = cd[k].x;
 			v = res;
 		}
-		e = bs_codec_estimate(fc, dtype, v, sn, n);
+		double e = bs_codec_estimate(cd[k].c, dtype, v, sn, n);
 		if (*x < 0 || e < best) {
 			best = e;
-			*x = cand[i];
-			*codec = fc->id;
+			*x = cd[k].x;
+			*codec = cd[k].c->id;
 		}
 	}
 	free(own);

@@ -192,7 +192,7 @@ bs_ent_normalize(const uint32_t *cnt, unsigned nsym, unsigned scale,
 }
 
 double
-bs_ent_estimate(const uint32_t *cnt, unsigned nsym)
+bs_ent_estimate(const uint32_t *cnt, unsigned nsym, double scale)
 {
 	uint64_t total = 0;
 	double bits = 0;
@@ -208,6 +208,11 @@ bs_ent_estimate(const uint32_t *cnt, unsigned nsym)
 			bits += cnt[i] * (lt - bs_ent_log2((double)cnt[i]));
 			present++;
 		}
+	/* from a sample: the entropy of a sample is low by about (present -
+	 * 1) / (2 ln 2) bits (Miller-Madow), that of the whole by 1/scale of
+	 * that: scaled up, the difference is made good */
+	if (scale > 1)
+		bits = bits * scale + (scale - 1) * (present - 1) * 0.7213;
 	/* table: ~13 bits a symbol; 32 bytes of states; precision loss */
 	return bits * 1.002 + present * 13.0 + 8 * 40;
 }
@@ -1123,7 +1128,7 @@ ctx_estimate(const uint32_t *h, unsigned b, unsigned eb)
 	unsigned m = 0;
 
 	for (unsigned c = 0; c < (1u << eb); c++) {
-		double e = bs_ent_estimate(h + ((size_t)c << b), 1u << b);
+		double e = bs_ent_estimate(h + ((size_t)c << b), 1u << b, 1.0);
 		bits += e;
 		m += e > 0;
 	}
@@ -1638,7 +1643,7 @@ split_encode_b(const uint8_t *raw, size_t n, unsigned width, unsigned b,
  */
 static void
 split_hist(const uint8_t *raw, size_t n, unsigned width, unsigned bmin,
-    unsigned bmax, uint32_t *cnt, double *est, unsigned *best,
+    unsigned bmax, double scale, uint32_t *cnt, double *est, unsigned *best,
     unsigned *second)
 {
 	uint32_t *cb[2] = { cnt + (1u << bmax), cnt + (2u << bmax) };
@@ -1668,8 +1673,8 @@ split_hist(const uint8_t *raw, size_t n, unsigned width, unsigned bmin,
 			}
 			np = k2;
 		}
-		est[b] = bs_ent_estimate(cb[0], np) +
-		    (double)n * (8 * width - b);
+		est[b] = bs_ent_estimate(cb[0], np, scale) +
+		    (double)n * scale * (8 * width - b);
 		if (!*best || est[b] < est[*best]) {
 			*second = *best;
 			*best = b;
@@ -1690,7 +1695,7 @@ split_bmax(size_t n, unsigned bmin, unsigned bmax)
 
 double
 bs_split_estimate(const uint8_t *raw, size_t n, unsigned width,
-    unsigned bmin, unsigned bmax)
+    unsigned bmin, unsigned bmax, double scale)
 {
 	double est[SPLIT_MAX_B + 1];
 	unsigned best, second;
@@ -1698,11 +1703,11 @@ bs_split_estimate(const uint8_t *raw, size_t n, unsigned width,
 
 	if ((width != 2 && width != 4) || bmin < 1 || bmax > SPLIT_MAX_B ||
 	    bmin > bmax || n < 16)
-		return 8.0 * width * n;
+		return 8.0 * width * n * scale;
 	bmax = split_bmax(n, bmin, bmax);
 	if (!(cnt = malloc(3 * sizeof *cnt << bmax)))
-		return 8.0 * width * n;
-	split_hist(raw, n, width, bmin, bmax, cnt, est, &best, &second);
+		return 8.0 * width * n * scale;
+	split_hist(raw, n, width, bmin, bmax, scale, cnt, est, &best, &second);
 	free(cnt);
 	return est[best] + 8;
 }
@@ -1759,7 +1764,7 @@ bs_split_encode(const uint8_t *raw, size_t n, unsigned width, unsigned bmin,
 	bmax = split_bmax(n, bmin, bmax);
 	if (!(cnt = malloc(3 * sizeof *cnt << bmax)))
 		return BS_ENOMEM;
-	split_hist(raw, n, width, bmin, bmax, cnt, est, &best, &second);
+	split_hist(raw, n, width, bmin, bmax, 1.0, cnt, est, &best, &second);
 	cb0 = cnt + (1u << bmax);
 	/* context mode (16-bit values; ctx = the exponent's width): the
 	 * joint histogram at up to CTX_MAX_B bits, folded for every b */
@@ -1917,8 +1922,8 @@ bs_split16_decode(const uint8_t *in, size_t in_len, size_t raw_len,
 
 double
 bs_split16_estimate(const uint8_t *raw, size_t raw_len, unsigned bmin,
-    unsigned bmax)
+    unsigned bmax, double scale)
 {
-	return bs_split_estimate(raw, raw_len / 2, 2, bmin, bmax) / 8 +
-	    (double)(raw_len & 1);
+	return bs_split_estimate(raw, raw_len / 2, 2, bmin, bmax, scale) / 8 +
+	    (double)(raw_len & 1) * scale;
 }

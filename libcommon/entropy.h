@@ -69,9 +69,11 @@ int bs_ent_normalize(const uint32_t *cnt, unsigned nsym, unsigned scale,
 /*
  * Estimated size in bits of coding the histogram cnt[0..nsym) with this
  * coder: the order-0 entropy plus an estimate of the table and the state
- * flush.  Used to choose between symbol definitions.  Never fails.
+ * flush.  Used to choose between symbol definitions.  Never fails.  When
+ * cnt counts a sample of 1/scale of the message (scale >= 1), the entropy
+ * is scaled up, the table and flush are not.
  */
-double bs_ent_estimate(const uint32_t *cnt, unsigned nsym);
+double bs_ent_estimate(const uint32_t *cnt, unsigned nsym, double scale);
 
 /* Fast approximate log2 of x > 0 (error < 1e-6), for estimates. */
 double bs_ent_log2(double x);
@@ -156,9 +158,10 @@ int bs_split_decode(const uint8_t *in, size_t in_len, size_t n,
     uint8_t *out);
 
 /* Estimated bits of the section bs_split_encode would write at its best b
- * (plain mode), from the histogram alone. */
+ * (plain mode), from the histogram alone; for n / scale values when raw is
+ * a sample of 1/scale of them (see bs_ent_estimate). */
 double bs_split_estimate(const uint8_t *raw, size_t n, unsigned width,
-    unsigned bmin, unsigned bmax);
+    unsigned bmin, unsigned bmax, double scale);
 
 /*
  * The body of the 16-bit codecs (BF16, F16): a chunk of raw_len bytes is
@@ -172,7 +175,7 @@ int bs_split16_decode(const uint8_t *in, size_t in_len, size_t raw_len,
     unsigned bmin, unsigned bmax, unsigned ctx, uint8_t *out);
 /* Bytes bs_split16_encode would write, estimated (see bs_split_estimate). */
 double bs_split16_estimate(const uint8_t *raw, size_t raw_len, unsigned bmin,
-    unsigned bmax);
+    unsigned bmax, double scale);
 
 /* LEB128 helpers.  put returns bytes written (<= 10) or 0 if cap is too
  * small; get returns bytes read or 0 on truncation/overlong (> 9 bytes). */
