@@ -394,12 +394,50 @@ table_read(const uint8_t *in, size_t len, unsigned nsym, unsigned *scale,
 #include <immintrin.h>
 #define HAVE_AVX2_PATH 1
 
+/*
+ * The SIMD level the CPU allows: 0 none, 1 AVX2 (with BMI2 and POPCNT),
+ * 2 AVX-512 (F, BW, VL, VBMI) as well.  BS_SIMD=none|avx2 in the
+ * environment caps it (tests run every path; every path writes the same
+ * bytes).  Computed once; racing first calls compute the same value.
+ */
+static int
+simd_level(void)
+{
+	static int cached = -1;
+	int lvl = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+
+	if (lvl >= 0)
+		return lvl;
+	__builtin_cpu_init();
+	lvl = 0;
+	if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi2") &&
+	    __builtin_cpu_supports("popcnt")) {
+		lvl = 1;
+		if (__builtin_cpu_supports("avx512f") &&
+		    __builtin_cpu_supports("avx512bw") &&
+		    __builtin_cpu_supports("avx512vl") &&
+		    __builtin_cpu_supports("avx512vbmi"))
+			lvl = 2;
+	}
+	const char *cap = getenv("BS_SIMD");
+	if (cap && strcmp(cap, "none") == 0)
+		lvl = 0;
+	else if (cap && strcmp(cap, "avx2") == 0 && lvl > 1)
+		lvl = 1;
+	__atomic_store_n(&cached, lvl, __ATOMIC_RELAXED);
+	return lvl;
+}
+
 static int
 have_avx2(void)
 {
-	return __builtin_cpu_supports("avx2") &&
-	    __builtin_cpu_supports("bmi2") &&
-	    __builtin_cpu_supports("popcnt");
+	return simd_level() >= 1;
+}
+
+static int
+have_avx512(void)
+{
+	return simd_level() >= 2;
 }
 #endif
 
@@ -866,6 +904,85 @@ dec_bulk16_avx2(const struct dtab *t, uint32_t *x, unsigned ns, uint8_t *out,
 	*lpp = lp;
 }
 
+/*
+ * AVX-512 bulk loop for 16-bit output with 16 or 32 states: 16 states in a
+ * register, the renormalisation words expanded straight into the lanes
+ * that need them (vpexpandd), the low bits of 16 values picked from one
+ * 64-byte load (vpermb).  Same arithmetic as AVX_GROUP.
+ */
+#define AVX512_GROUP(X) do {						\
+	__m512i S_ = _mm512_and_si512(X, maskv);			\
+	__m512i E_ = _mm512_i32gather_epi32(S_, fb, 4);			\
+	__m512i V_ = _mm512_and_si512(_mm512_i32gather_epi32(S_, val, 2), \
+	    lo16);							\
+	if (r) {							\
+		__m512i L_ = _mm512_loadu_si512((const void *)lp);	\
+		L_ = _mm512_srlv_epi32(_mm512_permutexvar_epi8(CT, L_), SH); \
+		V_ = _mm512_or_si512(V_, _mm512_and_si512(L_, rmv));	\
+		lp += 2 * r;						\
+	}								\
+	_mm256_storeu_si256((__m256i *)(out + 2 * i),			\
+	    _mm512_cvtepi32_epi16(V_));					\
+	X = _mm512_add_epi32(_mm512_mullo_epi32(_mm512_srli_epi32(E_, 16), \
+	    _mm512_srl_epi32(X, sc)), _mm512_and_si512(E_, lo16));	\
+	__mmask16 k_ = _mm512_cmplt_epu32_mask(X, lv);			\
+	__m512i W_ = _mm512_maskz_expand_epi32(k_, _mm512_cvtepu16_epi32( \
+	    _mm256_loadu_si256((const __m256i *)p)));			\
+	X = _mm512_mask_or_epi32(X, k_, _mm512_slli_epi32(X, 16), W_);	\
+	p += 2 * (unsigned)__builtin_popcount(k_);			\
+	i += 16;							\
+} while (0)
+
+#define AVX512_OK(k) (i + (k) * 16 <= n && end - p >= (k) * 32 &&	\
+	(!r || lend - lp >= (long)((k) - 1) * 2 * r + 64))
+
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512vbmi,popcnt")))
+static void
+dec_bulk16_avx512(const struct dtab *t, uint32_t *x, unsigned ns,
+    uint8_t *out, size_t n, size_t *ip, const uint8_t **pp,
+    const uint8_t *end, const uint8_t **lpp, const uint8_t *lend, unsigned r)
+{
+	const int *fb = (const int *)t->fb;
+	const int *val = (const int *)(const void *)t->val;
+	__m128i sc = _mm_cvtsi32_si128((int)t->scale);
+	__m512i maskv = _mm512_set1_epi32((int)((1u << t->scale) - 1));
+	__m512i lo16 = _mm512_set1_epi32(0xffff);
+	__m512i lv = _mm512_set1_epi32((int)RANS_L);
+	__m512i rmv = _mm512_set1_epi32((int)((1u << r) - 1));
+	const uint8_t *p = *pp, *lp = *lpp;
+	size_t i = *ip;
+	uint8_t ctl[64];
+	uint32_t shv[16];
+
+	/* lane j's low bits start at bit r j of the 2 r bytes of a group */
+	for (unsigned j = 0; j < 16; j++) {
+		unsigned o = (r * j) >> 3;
+		for (unsigned k = 0; k < 4; k++)
+			ctl[4 * j + k] = (uint8_t)((o + k) & 63);
+		shv[j] = (r * j) & 7;
+	}
+	__m512i CT = _mm512_loadu_si512((const void *)ctl);
+	__m512i SH = _mm512_loadu_si512((const void *)shv);
+	if (ns == 32) {
+		__m512i X0 = _mm512_loadu_si512((const void *)x);
+		__m512i X1 = _mm512_loadu_si512((const void *)(x + 16));
+		while (AVX512_OK(2)) {
+			AVX512_GROUP(X0);
+			AVX512_GROUP(X1);
+		}
+		_mm512_storeu_si512((void *)x, X0);
+		_mm512_storeu_si512((void *)(x + 16), X1);
+	} else if (ns == 16) {
+		__m512i X0 = _mm512_loadu_si512((const void *)x);
+		while (AVX512_OK(1))
+			AVX512_GROUP(X0);
+		_mm512_storeu_si512((void *)x, X0);
+	}
+	*ip = i;
+	*pp = p;
+	*lpp = lp;
+}
+
 #endif
 
 /* OR the low r bits of value i (packed LSB first at rp[0..rend)) into
@@ -924,8 +1041,13 @@ dec_run(const uint8_t *in, size_t in_len, unsigned nsym, unsigned shift,
 	if (out8)
 		dec_bulk8(&t, x, ns, out, n, &i, &p, end, &lp, lend, 0);
 #ifdef HAVE_AVX2_PATH
-	else if (r <= 12 && have_avx2())
+	else if (r <= 12 && have_avx2()) {
+		if (ns >= 16 && have_avx512())
+			dec_bulk16_avx512(&t, x, ns, out, n, &i, &p, end, &lp,
+			    lend, r);
+		/* the rest of the groups (8 states: all of them) */
 		dec_bulk16_avx2(&t, x, ns, out, n, &i, &p, end, &lp, lend, r);
+	}
 #endif
 	else {
 		/* the portable loop runs out of registers with the low bits
