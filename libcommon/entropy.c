@@ -224,11 +224,13 @@ struct bw {
 	uint64_t acc;
 	unsigned nb;
 	int over;
+	size_t bits;	/* put so far */
 };
 
 static void
 bw_put(struct bw *w, uint32_t v, unsigned n)
 {
+	w->bits += n;
 	w->acc |= (uint64_t)v << w->nb;
 	w->nb += n;
 	while (w->nb >= 8) {
@@ -296,28 +298,121 @@ br_gamma(struct br *r)
 	return z ? (1u << z) | br_get(r, z) : 1;
 }
 
-/* Put a table into w (no padding). */
+/*
+ * Tables (entropy.h has the layout).  A frequency is coded either from its
+ * bit length, relative to the previous one so coded, and the bits under
+ * its leading 1; or, in mirror mode, for a symbol of the upper half of the
+ * alphabet whose mirror (the symbol nsym / 2 below: the same value with
+ * the other sign, for the float codecs) is present, as its difference
+ * from the mirror's, zig-zagged and Rice-coded with k = rice_k(mirror's
+ * frequency, kd) bits.  The encoder tries plain mode and mirror mode with
+ * every kd and keeps the shortest.
+ */
+static unsigned
+rice_k(uint32_t p, unsigned kd)
+{
+	unsigned nb = bitlen(p);
+
+	return nb > kd ? (nb - kd) / 2 : 0;
+}
+
+/* The frequency of symbol i, coded; *pnb is the last bit length coded. */
+static void
+freq_put(struct bw *w, const uint32_t *freq, unsigned nsym, unsigned i,
+    int mirror, unsigned kd, unsigned *pnb)
+{
+	uint32_t f = freq[i];
+
+	if (mirror && i >= nsym / 2 && freq[i - nsym / 2]) {
+		uint32_t p = freq[i - nsym / 2];
+		uint32_t z = f >= p ? 2 * (f - p) : 2 * (p - f) - 1;
+		unsigned k = rice_k(p, kd);
+		uint32_t q = z >> k;
+		while (q >= 24) {	/* unary, in pieces */
+			bw_put(w, 0, 24);
+			q -= 24;
+		}
+		bw_put(w, 1u << q, q + 1);
+		if (k)
+			bw_put(w, z & ((1u << k) - 1), k);
+		return;
+	}
+	unsigned nb = bitlen(f);
+	if (nb == *pnb)
+		bw_put(w, 0, 1);
+	else if (nb == *pnb + 1 || nb + 1 == *pnb)
+		bw_put(w, 1 | (nb > *pnb) << 2, 3);	/* 1 0 up */
+	else {
+		bw_put(w, 3, 2);
+		bw_put(w, nb - 1, 4);
+	}
+	*pnb = nb;
+	if (nb > 1)
+		bw_put(w, f & ((1u << (nb - 1)) - 1), nb - 1);
+}
+
+/* The table with the present symbols idx[0..present) (ascending). */
+static void
+table_put_mode(struct bw *w, const uint32_t *freq, unsigned nsym,
+    unsigned scale, const uint16_t *idx, unsigned present, int mirror,
+    unsigned kd)
+{
+	unsigned pnb = 0;
+
+	bw_put(w, scale - 1, 4);
+	bw_put(w, (unsigned)mirror, 1);
+	if (mirror)
+		bw_put(w, kd, 3);
+	bw_gamma(w, present);
+	for (unsigned k = 0; k < present; k++) {
+		bw_gamma(w, k ? (unsigned)idx[k] - idx[k - 1] : idx[0] + 1u);
+		if (k + 1 < present)
+			freq_put(w, freq, nsym, idx[k], mirror, kd, &pnb);
+	}
+}
+
+/* Put a table into w (no padding), in its shortest mode. */
 static void
 table_put(struct bw *w, const uint32_t *freq, unsigned nsym, unsigned scale,
     unsigned present)
 {
-	unsigned prev = 0, seen = 0;
+	int bm = 0;
+	unsigned bk = 0, np = 0;
+	size_t best = 0;
+	uint16_t stackidx[512], *idx = stackidx;
 
-	bw_put(w, scale - 1, 4);
-	bw_gamma(w, present);
-	for (unsigned i = 0; i < nsym; i++) {
-		if (!freq[i])
-			continue;
-		bw_gamma(w, seen ? i - prev : i + 1);
-		prev = i;
-		if (++seen < present) {
-			unsigned nb = bitlen(freq[i]);
-			bw_put(w, nb - 1, 4);
-			if (nb > 1)
-				bw_put(w, freq[i] & ((1u << (nb - 1)) - 1),
-				    nb - 1);
+	if (present > 512 && !(idx = malloc(present * sizeof *idx))) {
+		/* no memory to choose: plain mode, straight from freq */
+		unsigned pnb = 0, seen = 0, prev = 0;
+		bw_put(w, scale - 1, 4);
+		bw_put(w, 0, 1);
+		bw_gamma(w, present);
+		for (unsigned i = 0; i < nsym; i++) {
+			if (!freq[i])
+				continue;
+			bw_gamma(w, seen ? i - prev : i + 1);
+			prev = i;
+			if (++seen < present)
+				freq_put(w, freq, nsym, i, 0, 0, &pnb);
 		}
+		return;
 	}
+	for (unsigned i = 0; i < nsym && np < present; i++)
+		if (freq[i])
+			idx[np++] = (uint16_t)i;
+	for (int m = 0; m <= (nsym % 2 == 0 && nsym >= 2); m++)
+		for (unsigned kd = 0; kd < (m ? 8u : 1u); kd++) {
+			struct bw d = { NULL, NULL, 0, 0, 0, 0 };
+			table_put_mode(&d, freq, nsym, scale, idx, np, m, kd);
+			if (!best || d.bits < best) {
+				best = d.bits;
+				bm = m;
+				bk = kd;
+			}
+		}
+	table_put_mode(w, freq, nsym, scale, idx, np, bm, bk);
+	if (idx != stackidx)
+		free(idx);
 }
 
 /* Write the table; returns bytes or 0 if it does not fit. */
@@ -325,7 +420,7 @@ static size_t
 table_write(const uint32_t *freq, unsigned nsym, unsigned scale,
     unsigned present, uint8_t *out, size_t cap)
 {
-	struct bw w = { out, out + cap, 0, 0, 0 };
+	struct bw w = { out, out + cap, 0, 0, 0, 0 };
 
 	table_put(&w, freq, nsym, scale, present);
 	bw_flush(&w);
@@ -339,37 +434,77 @@ table_get(struct br *r, unsigned nsym, unsigned maxscale, unsigned *scale,
     unsigned *present, uint16_t *sym, uint32_t *freq)
 {
 	uint32_t M, sum = 0, m;
-	unsigned cur = 0;
+	unsigned cur = 0, mirror, kd = 0, pnb = 0, mk = 0;
 
 	*scale = br_get(r, 4) + 1;
 	if (*scale > maxscale)
 		return -1;
 	M = 1u << *scale;
+	mirror = br_get(r, 1);
+	if (mirror) {
+		if (nsym % 2)
+			return -1;
+		kd = br_get(r, 3);
+	}
 	m = br_gamma(r);
 	if (r->err || m < 1 || m > nsym || m > M)
 		return -1;
 	for (uint32_t k = 0; k < m; k++) {
-		uint32_t gap = br_gamma(r);
+		uint32_t gap = br_gamma(r), f;
 		if (r->err || gap > nsym)
 			return -1;
 		cur = k ? cur + gap : gap - 1;
 		if (cur >= nsym)
 			return -1;
 		sym[k] = (uint16_t)cur;
-		if (k + 1 < m) {
-			unsigned nb = br_get(r, 4) + 1;
-			uint32_t f = 1u << (nb - 1);
-			if (nb > 1)
-				f |= br_get(r, nb - 1);
-			if (r->err || f > M - sum)
-				return -1;
-			freq[k] = f;
-			sum += f;
-		} else {
+		if (k + 1 == m) {
 			if (sum >= M)
 				return -1;
 			freq[k] = M - sum;
+			break;
 		}
+		/* the mirror, present, is an earlier entry: find it by
+		 * walking mk along the sorted symbols */
+		if (mirror && cur >= nsym / 2) {
+			while (mk < k && sym[mk] < cur - nsym / 2)
+				mk++;
+		}
+		if (mirror && cur >= nsym / 2 && mk < k &&
+		    sym[mk] == cur - nsym / 2) {
+			uint32_t p = freq[mk], q = 0, z;
+			unsigned kk = rice_k(p, kd);
+			while (!br_get(r, 1)) {
+				if (++q > M || r->err)
+					return -1;
+			}
+			z = (q << kk) | (kk ? br_get(r, kk) : 0);
+			if (z > 2 * M)
+				return -1;
+			if (z & 1) {
+				if ((z + 1) / 2 >= p)
+					return -1;
+				f = p - (z + 1) / 2;
+			} else
+				f = p + z / 2;
+		} else {
+			unsigned nb;
+			if (!br_get(r, 1))
+				nb = pnb;
+			else if (!br_get(r, 1))
+				nb = br_get(r, 1) ? pnb + 1 : pnb - 1;
+			else
+				nb = br_get(r, 4) + 1;
+			if (nb < 1 || nb > 16)
+				return -1;
+			pnb = nb;
+			f = 1u << (nb - 1);
+			if (nb > 1)
+				f |= br_get(r, nb - 1);
+		}
+		if (r->err || f < 1 || f > M - sum)
+			return -1;
+		freq[k] = f;
+		sum += f;
 	}
 	if (r->err)
 		return -1;

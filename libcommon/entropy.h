@@ -12,12 +12,24 @@
  *
  *   table   a bit-packed (LSB first) frequency table, padded to a byte:
  *             4 bits   scale - 1 (the frequencies sum to 2^scale, 1..15)
+ *             1 bit    mirror mode (only with an even alphabet size nsym)
+ *             3 bits   kd, in mirror mode only
  *             gamma    number of present symbols m (>= 1)
  *             m times: gamma(gap) where gap = sym - previous sym (first:
  *                      sym + 1); then, except for the last symbol, its
- *                      frequency f as 4 bits (bitlen(f) - 1) and the
- *                      bitlen(f) - 1 bits of f under its top bit.  The last
- *                      frequency is 2^scale minus the others.
+ *                      frequency f.  The last frequency is 2^scale minus
+ *                      the others.
+ *           A frequency f is coded, in mirror mode for a symbol s >=
+ *           nsym / 2 whose mirror s - nsym / 2 is present with frequency
+ *           p: as z = 2 (f - p) when f >= p, else 2 (p - f) - 1, Rice-
+ *           coded with k = (bitlen(p) - kd) / 2 (0 when bitlen(p) <= kd):
+ *           z >> k in unary (that many 0 bits, then a 1), then the low k
+ *           bits of z.  Otherwise by its bit length L = bitlen(f),
+ *           against the last L so coded (P, 0 at first): a 0 bit when L =
+ *           P; bits 1, 0, u for L = P + 1 (u = 1) or P - 1 (u = 0); else
+ *           bits 1, 1 and 4 bits L - 1; then the L - 1 bits of f under its
+ *           leading 1.  (The sign bit is the top bit of the float codecs'
+ *           symbols: a value and its negation are about as frequent.)
  *   states  S x 32-bit little-endian final encoder states, state 0 first
  *   words   the 16-bit little-endian renormalisation words, in the order
  *           the decoder consumes them
@@ -33,11 +45,13 @@
  * mantissa bits) form one rANS symbol, its remaining low bits are stored
  * bit-packed.
  *
- * Everything here is reentrant: no global mutable state.  Scratch memory is
- * malloc'd per call and freed before returning.  On x86-64 the decoder
- * uses an AVX2 loop when the CPU has AVX2 and BMI2 (checked at run time);
- * it stops and hands over to the portable code at group boundaries, and
- * both produce the same output from the same section.
+ * Everything here is reentrant: no global mutable state but the SIMD level,
+ * found once.  Scratch memory is malloc'd per call and freed before
+ * returning.  On x86-64 the coders use AVX2 loops when the CPU has AVX2 and
+ * BMI2, and the decoder AVX-512 ones (F, BW, VL, VBMI) for 16 and 32
+ * states, checked at run time and capped by BS_SIMD=none|avx2 in the
+ * environment; they stop and hand over to the portable code at group
+ * boundaries, and every path produces the same output from the same input.
  */
 #ifndef BS_ENTROPY_H
 #define BS_ENTROPY_H
