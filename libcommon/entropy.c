@@ -371,18 +371,36 @@ table_put_mode(struct bw *w, const uint32_t *freq, unsigned nsym,
 	}
 }
 
-/* Put a table into w (no padding), in its shortest mode. */
+/* Bits of bw_gamma(v). */
+static inline unsigned
+gamma_bits(uint32_t v)
+{
+	return 2 * bitlen(v) - 1;
+}
+
+/* Bits of a bit length L coded against the previous *pnb (freq_put). */
+static inline unsigned
+nb_bits(unsigned L, unsigned *pnb)
+{
+	unsigned b = L == *pnb ? 1 : L == *pnb + 1 || L + 1 == *pnb ? 3 : 6;
+
+	*pnb = L;
+	return b + L - 1;
+}
+
+/* Put a table into w (no padding), in its shortest mode: the sizes of
+ * plain mode and of mirror mode with every kd, counted in one pass. */
 static void
 table_put(struct bw *w, const uint32_t *freq, unsigned nsym, unsigned scale,
     unsigned present)
 {
-	int bm = 0;
-	unsigned bk = 0, np = 0;
-	size_t best = 0;
 	uint16_t stackidx[512], *idx = stackidx;
+	unsigned np = 0, pn0 = 0, pn1 = 0, half = nsym / 2, bk = 0;
+	size_t plain = 0, mir[8] = { 0 };
+	int can = nsym % 2 == 0 && nsym >= 2;
 
 	if (present > 512 && !(idx = malloc(present * sizeof *idx))) {
-		/* no memory to choose: plain mode, straight from freq */
+		/* no memory for the list: plain mode, straight from freq */
 		unsigned pnb = 0, seen = 0, prev = 0;
 		bw_put(w, scale - 1, 4);
 		bw_put(w, 0, 1);
@@ -400,17 +418,30 @@ table_put(struct bw *w, const uint32_t *freq, unsigned nsym, unsigned scale,
 	for (unsigned i = 0; i < nsym && np < present; i++)
 		if (freq[i])
 			idx[np++] = (uint16_t)i;
-	for (int m = 0; m <= (nsym % 2 == 0 && nsym >= 2); m++)
-		for (unsigned kd = 0; kd < (m ? 8u : 1u); kd++) {
-			struct bw d = { NULL, NULL, 0, 0, 0, 0 };
-			table_put_mode(&d, freq, nsym, scale, idx, np, m, kd);
-			if (!best || d.bits < best) {
-				best = d.bits;
-				bm = m;
-				bk = kd;
+	/* what differs between the modes: the frequencies (gaps and the
+	 * header are the same but for mirror mode's 3 bits of kd) */
+	for (unsigned k = 0; k + 1 < np; k++) {
+		unsigned i = idx[k];
+		uint32_t f = freq[i];
+		plain += nb_bits(bitlen(f), &pn0);
+		if (can && i >= half && freq[i - half]) {
+			uint32_t p = freq[i - half];
+			uint32_t z = f >= p ? 2 * (f - p) : 2 * (p - f) - 1;
+			for (unsigned kd = 0; kd < 8; kd++) {
+				unsigned kk = rice_k(p, kd);
+				mir[kd] += (z >> kk) + 1 + kk;
 			}
+		} else {
+			size_t b = nb_bits(bitlen(f), &pn1);
+			for (unsigned kd = 0; kd < 8; kd++)
+				mir[kd] += b;
 		}
-	table_put_mode(w, freq, nsym, scale, idx, np, bm, bk);
+	}
+	for (unsigned kd = 1; kd < 8; kd++)
+		if (mir[kd] < mir[bk])
+			bk = kd;
+	table_put_mode(w, freq, nsym, scale, idx, np,
+	    can && mir[bk] + 3 < plain, bk);
 	if (idx != stackidx)
 		free(idx);
 }
