@@ -156,6 +156,25 @@ refuse_ref(const struct bs_frame *f)
 		    in, (unsigned long long)f->number, (int)(fi->path_len > 200 ? 200 : fi->path_len), fi->path);
 }
 
+/* Refuse a path that is, or lies under, or holds, a file already written
+ * from this stream ('a' and 'a/b'): the stream cannot be laid out. */
+static void
+conflict(const char *path, uint64_t frame)
+{
+	size_t n = strlen(path), d = strlen(outdir) + 1;
+
+	for (size_t i = 0; i < nouts; i++) {
+		const char *q = outs[i].path;
+		size_t m = strlen(q), k = m < n ? m : n;
+		if (memcmp(q, path, k) == 0 && (m == n ||
+		    (m < n ? path[m] : q[n]) == '/'))
+			bs_die(1, "%s: frame %llu: file '%s' %s file '%s' of the same stream",
+			    in, (unsigned long long)frame, path + d,
+			    m == n ? "comes twice: as" : m < n ? "lies under" : "holds",
+			    q + d);
+	}
+}
+
 /* Open the output for rel (path bytes of the stream) under DIR. */
 static struct bs_output *
 open_out(const char *rel, size_t n, uint64_t frame, char **pathp)
@@ -169,6 +188,7 @@ open_out(const char *rel, size_t n, uint64_t frame, char **pathp)
 		    in, (unsigned long long)frame, (int)n, rel);
 	if (asprintf(&path, "%s/%.*s", outdir, (int)n, rel) < 0)
 		bs_die(2, "out of memory");
+	conflict(path, frame);
 	mkdirs(path);
 	if (lstat(path, &sb) == 0) {
 		if (!force)
