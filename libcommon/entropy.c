@@ -656,12 +656,13 @@ esym_init(struct esym *s, uint32_t start, uint32_t freq, unsigned scale)
  * from group i - 8 downwards while there is room for a group's words; the
  * same arithmetic as ENC_PUT lane by lane (the esym fields are gathered),
  * the renormalisation words of a group stored in lane order below wp.
- * Advances *ip and *wpp; x[0..ns) holds the states.
+ * Stops at group stop (a multiple of 8) at the lowest.  Advances *ip and
+ * *wpp; x[0..ns) holds the states.
  */
 __attribute__((target("avx2,bmi2,popcnt"))) static void
 enc_groups_avx2(const struct esym *es, uint32_t *x, unsigned ns,
     const uint8_t *val, unsigned width, unsigned shift, unsigned scale,
-    size_t *ip, uint8_t **wpp, const uint8_t *lo)
+    size_t *ip, uint8_t **wpp, const uint8_t *lo, size_t stop)
 {
 	/* x_max = freq << (31 - scale), freq = 2^scale - cmpl_freq: three
 	 * gathers a group instead of four */
@@ -676,7 +677,7 @@ enc_groups_avx2(const struct esym *es, uint32_t *x, unsigned ns,
 
 	for (unsigned k = 0; k < ns / 8; k++)
 		xv[k] = _mm256_loadu_si256((const __m256i *)(x + 8 * k));
-	for (; i > 0 && wp - lo >= 2 * NS + 2; i -= NS) {
+	for (; i > stop && wp - lo >= 2 * NS + 2; i -= NS) {
 		size_t b = i - NS;
 		unsigned blk = (unsigned)(b & (ns - 1)) >> 3;
 		__m256i X = xv[blk], S;
@@ -726,10 +727,85 @@ enc_groups_avx2(const struct esym *es, uint32_t *x, unsigned ns,
 #endif
 
 #ifdef HAVE_AVX2_PATH
+/*
+ * AVX-512 encoder for 16 and 32 states: two groups of 8 at once, from
+ * group i - 16 (i a multiple of 16) downwards; the words of the lanes that
+ * renormalise compressed into lane order and stored below wp, as the
+ * AVX2 loop stores the two groups one after the other.
+ */
+__attribute__((target("avx512f,avx512bw,avx512vl,popcnt"))) static void
+enc_groups_avx512(const struct esym *es, uint32_t *x, unsigned ns,
+    const uint8_t *val, unsigned width, unsigned shift, unsigned scale,
+    size_t *ip, uint8_t **wpp, const uint8_t *lo)
+{
+	__m128i xsh = _mm_cvtsi32_si128((int)(31 - scale));
+	__m512i mv = _mm512_set1_epi32((int)(1u << scale));
+	const int *e0 = (const int *)(const void *)es;
+	__m512i xv[BS_ENT_STATES_MAX / 16];
+	__m128i sh = _mm_cvtsi32_si128((int)shift);
+	__m512i lo16 = _mm512_set1_epi32(0xffff);
+	uint8_t *wp = *wpp;
+	size_t i = *ip;
+
+	for (unsigned k = 0; k < ns / 16; k++)
+		xv[k] = _mm512_loadu_si512((const void *)(x + 16 * k));
+	for (; i >= 16 && wp - lo >= 4 * NS + 2; i -= 16) {
+		size_t b = i - 16;
+		unsigned blk = (unsigned)(b & (ns - 1)) >> 4;
+		__m512i X = xv[blk], S;
+		if (width == 2)
+			S = _mm512_cvtepu16_epi32(_mm256_loadu_si256(
+			    (const __m256i *)(val + 2 * b)));
+		else if (width == 1)
+			S = _mm512_cvtepu8_epi32(_mm_loadu_si128(
+			    (const __m128i *)(val + b)));
+		else
+			S = _mm512_loadu_si512((const void *)(val + 4 * b));
+		S = _mm512_slli_epi32(_mm512_srl_epi32(S, sh), 2);
+		__m512i RC = _mm512_i32gather_epi32(S, e0 + 1, 4);
+		__m512i BI = _mm512_i32gather_epi32(S, e0 + 2, 4);
+		__m512i CS = _mm512_i32gather_epi32(S, e0 + 3, 4);
+		__m512i XM = _mm512_sll_epi32(_mm512_sub_epi32(mv,
+		    _mm512_and_si512(CS, lo16)), xsh);
+		__mmask16 c = _mm512_cmpge_epu32_mask(X, XM);
+		if (c) {
+			unsigned cnt = (unsigned)__builtin_popcount(c);
+			__m256i W = _mm512_cvtepi32_epi16(
+			    _mm512_maskz_compress_epi32(c, X));
+			wp -= 2 * cnt;
+			_mm256_mask_storeu_epi16(wp, (__mmask16)((1u << cnt) - 1), W);
+			X = _mm512_mask_srli_epi32(X, c, X, 16);
+		}
+		__m512i ev = _mm512_srli_epi64(_mm512_mul_epu32(X, RC), 32);
+		__m512i od = _mm512_mul_epu32(_mm512_srli_epi64(X, 32),
+		    _mm512_srli_epi64(RC, 32));
+		__m512i q = _mm512_mask_blend_epi32(0xaaaa, ev, od);
+		q = _mm512_srlv_epi32(q, _mm512_srli_epi32(CS, 16));
+		X = _mm512_add_epi32(_mm512_add_epi32(X, BI),
+		    _mm512_mullo_epi32(q, _mm512_and_si512(CS, lo16)));
+		xv[blk] = X;
+	}
+	for (unsigned k = 0; k < ns / 16; k++)
+		_mm512_storeu_si512((void *)(x + 16 * k), xv[k]);
+	*ip = i;
+	*wpp = wp;
+}
+#endif
+
+#ifdef HAVE_AVX2_PATH
 #define ENC_SIMD(W, V, SH) do {					\
-	if ((W) && have_avx2())						\
+	if ((W) && have_avx2()) {					\
+		if (ns >= 16 && have_avx512()) {			\
+			if (i % 16)	/* one group to even out */	\
+				enc_groups_avx2(es, x, ns, (V), (W), (SH), \
+				    scale, &i, &wp, lo, i - NS);	\
+			if (i % 16 == 0)				\
+				enc_groups_avx512(es, x, ns, (V), (W),	\
+				    (SH), scale, &i, &wp, lo);		\
+		}							\
 		enc_groups_avx2(es, x, ns, (V), (W), (SH), scale, &i,	\
-		    &wp, lo);						\
+		    &wp, lo, 0);					\
+	}								\
 } while (0)
 #else
 #define ENC_SIMD(W, V, SH) do { } while (0)

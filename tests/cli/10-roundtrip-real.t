@@ -78,4 +78,19 @@ if [ -d "${m[0]}" ] && [ -f "${b[0]}" ]; then
 	rm -rf "$T/cat" "$T/a.bs" "$T/b.bs"
 fi
 
+# every SIMD path writes and reads the same bytes (BS_SIMD caps the path;
+# a CPU without the instructions runs the same path each time)
+for f in "$BS_DATA"/bench/faceres.bf16.safetensors "$BS_DATA"/bench/faceres.f16.safetensors; do
+	[ -f "$f" ] || continue
+	bs-split "$f" > "$T/simd.raw"
+	BS_SIMD=none bs-encode "$T/simd.raw" > "$T/none.bs"
+	for lvl in avx2 any; do
+		BS_SIMD=$lvl bs-encode "$T/simd.raw" | cmp -s - "$T/none.bs"
+		ok $? "$(basename "$f"): bs-encode with BS_SIMD=$lvl writes the bytes of the portable coder"
+		BS_SIMD=$lvl bs-decode "$T/none.bs" | cmp -s - "$T/simd.raw"
+		ok $? "$(basename "$f"): bs-decode with BS_SIMD=$lvl restores them"
+	done
+	rm -f "$T/simd.raw" "$T/none.bs"
+done
+
 done_testing
