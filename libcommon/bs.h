@@ -200,6 +200,7 @@ struct bs_frame {
 	uint32_t meta_len;
 	const uint8_t *payload;
 	uint64_t payload_len;
+	int unchecked;			/* payload checksum left to bs_frame_check() */
 	union {
 		struct bs_stream_info stream;
 		struct bs_file_info file;
@@ -211,6 +212,9 @@ struct bs_frame {
 	} u;
 };
 void bs_frame_free(struct bs_frame *f);	/* frees f->bytes, and f */
+/* Check the payload checksum of a frame read unchecked: 0 or BS_ECHECKSUM
+ * (0 for a frame the reader checked). */
+int bs_frame_check(const struct bs_frame *f);
 
 /* Parse a 28-byte frame header at p.  Checks sync and header checksum.
  * Returns 0 and fills type, flags, meta_len, payload_len; or BS_ECORRUPT
@@ -250,6 +254,10 @@ const struct bs_tensor_info *bs_reader_tensor(const struct bs_reader *r);
  * safetensors FILE..FEND), or NULL. */
 const struct bs_st *bs_reader_st(const struct bs_reader *r);
 void bs_reader_close(struct bs_reader *r);	/* closes the fd unless stdin */
+/* From now on leave the payload checksum of CHUNK frames unchecked (the
+ * frame's 'unchecked' set): the caller checks it with bs_frame_check(),
+ * on another thread.  Everything else is checked as before. */
+void bs_reader_defer_chunk_checks(struct bs_reader *r);
 
 /* ---------------------------------------------------------------- writer */
 

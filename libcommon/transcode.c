@@ -4,16 +4,23 @@
  * Raw bytes are hashed as they go by, in order, and checked against each
  * tensor's XXH3-128.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bs.h"
 
+/* A chunk's payload checksum is checked here, on the worker. */
 static void
 run_job(void *arg)
 {
 	struct bs_chunk_job *j = arg;
 
+	if (bs_frame_check(j->in) < 0) {
+		j->err = BS_ECHECKSUM;
+		snprintf(j->errmsg, sizeof j->errmsg, "payload checksum mismatch");
+		return;
+	}
 	j->fn(j);
 }
 
@@ -140,6 +147,7 @@ bs_transcode(struct bs_reader *r, struct bs_writer *w, int threads,
 	t.e = e;
 	if (threads < 1)
 		threads = 1;
+	bs_reader_defer_chunk_checks(r);
 	t.h = bs_xxh128_new();
 	pool = bs_pool_new(threads, threads > 1 ? 3 * threads : 1, run_job);
 	if (!t.h || !pool) {
