@@ -276,6 +276,9 @@ int bs_writer_file(struct bs_writer *w, const struct bs_file_info *fi,
 int bs_writer_tensor(struct bs_writer *w, const struct bs_tensor_info *ti);
 int bs_writer_chunk(struct bs_writer *w, const struct bs_chunk_info *ci,
     const void *payload, size_t len);
+/* The same with the payload's XXH64 already computed (on another thread). */
+int bs_writer_chunk_hashed(struct bs_writer *w, const struct bs_chunk_info *ci,
+    const void *payload, size_t len, uint64_t xxh64);
 int bs_writer_tend(struct bs_writer *w, const struct bs_tend_info *te);
 int bs_writer_fend(struct bs_writer *w, const struct bs_fend_info *fe);
 /* Write the INDEX frame and the END frame closing the member. */
@@ -484,6 +487,7 @@ struct bs_chunk_job {
 	uint8_t *out;			/* coded or decoded bytes, malloc'd */
 	size_t out_len;
 	uint8_t codec, transform;	/* of out */
+	uint64_t out_hash;		/* XXH64 of out (bs_transcode sets it) */
 	const uint8_t *raw;		/* the raw bytes (in or out), for hashing */
 	int err;			/* BS_E* from fn */
 	char errmsg[160];

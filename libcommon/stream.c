@@ -992,24 +992,32 @@ note(struct bs_writer *w, uint8_t type, const void *info, uint64_t frame_size)
 	return 0;
 }
 
-int
-bs_writer_frame(struct bs_writer *w, uint8_t type, uint8_t flags,
-    const void *meta, uint32_t meta_len, const void *payload, uint64_t len)
+/* A frame; hash is the payload's XXH64 when the caller has it, or NULL. */
+static int
+frame_out(struct bs_writer *w, uint8_t type, uint8_t flags, const void *meta,
+    uint32_t meta_len, const void *payload, uint64_t len, const uint64_t *hash)
 {
 	uint8_t hdr[BS_FRAME_HEADER], trailer[8];
 
 	bs_frame_header_build(hdr, type, flags, meta, meta_len, len);
-	put64(trailer, bs_xxh64(payload, (size_t)len));
+	put64(trailer, hash ? *hash : bs_xxh64(payload, (size_t)len));
 	if (wput(w, hdr, sizeof hdr) < 0 || wput(w, meta, meta_len) < 0 ||
 	    wput(w, payload, (size_t)len) < 0 || wput(w, trailer, 8) < 0)
 		return w->err.code;
 	return 0;
 }
 
+int
+bs_writer_frame(struct bs_writer *w, uint8_t type, uint8_t flags,
+    const void *meta, uint32_t meta_len, const void *payload, uint64_t len)
+{
+	return frame_out(w, type, flags, meta, meta_len, payload, len, NULL);
+}
+
 /* Write a known frame type from its info struct. */
 static int
 typed(struct bs_writer *w, uint8_t type, const void *info, const void *payload,
-    uint64_t len)
+    uint64_t len, const uint64_t *hash)
 {
 	uint8_t small[1024], *meta = small;
 	size_t cap = 96 + 8 * BS_MAX_RANK, mlen;
@@ -1025,7 +1033,7 @@ typed(struct bs_writer *w, uint8_t type, const void *info, const void *payload,
 	mlen = bs_meta_build(meta, type, info);
 	rc = note(w, type, info, BS_FRAME_HEADER + mlen + len + BS_FRAME_TRAILER);
 	if (rc == 0)
-		rc = bs_writer_frame(w, type, 0, meta, (uint32_t)mlen, payload, len);
+		rc = frame_out(w, type, 0, meta, (uint32_t)mlen, payload, len, hash);
 	if (meta != small)
 		free(meta);
 	return rc;
@@ -1040,39 +1048,46 @@ bs_writer_stream(struct bs_writer *w, uint32_t chunk_size)
 	s.version = BS_STREAM_VERSION;
 	s.chunk_size = chunk_size;
 	snprintf(s.writer, sizeof s.writer, "%s %s", bs_progname, BS_VERSION_STRING);
-	return typed(w, BS_F_STREAM, &s, NULL, 0);
+	return typed(w, BS_F_STREAM, &s, NULL, 0, NULL);
 }
 
 int
 bs_writer_file(struct bs_writer *w, const struct bs_file_info *fi,
     const void *prefix, size_t prefix_len)
 {
-	return typed(w, BS_F_FILE, fi, prefix, prefix_len);
+	return typed(w, BS_F_FILE, fi, prefix, prefix_len, NULL);
 }
 
 int
 bs_writer_tensor(struct bs_writer *w, const struct bs_tensor_info *ti)
 {
-	return typed(w, BS_F_TENSOR, ti, NULL, 0);
+	return typed(w, BS_F_TENSOR, ti, NULL, 0, NULL);
 }
 
 int
 bs_writer_chunk(struct bs_writer *w, const struct bs_chunk_info *ci,
     const void *payload, size_t len)
 {
-	return typed(w, BS_F_CHUNK, ci, payload, len);
+	return typed(w, BS_F_CHUNK, ci, payload, len, NULL);
+}
+
+int
+bs_writer_chunk_hashed(struct bs_writer *w, const struct bs_chunk_info *ci,
+    const void *payload, size_t len, uint64_t xxh64)
+{
+	return typed(w, BS_F_CHUNK, ci, payload, len, &xxh64);
 }
 
 int
 bs_writer_tend(struct bs_writer *w, const struct bs_tend_info *te)
 {
-	return typed(w, BS_F_TEND, te, NULL, 0);
+	return typed(w, BS_F_TEND, te, NULL, 0, NULL);
 }
 
 int
 bs_writer_fend(struct bs_writer *w, const struct bs_fend_info *fe)
 {
-	return typed(w, BS_F_FEND, fe, NULL, 0);
+	return typed(w, BS_F_FEND, fe, NULL, 0, NULL);
 }
 
 int
@@ -1129,7 +1144,7 @@ bs_writer_end(struct bs_writer *w)
 	en.tensors = w->tensors;
 	en.raw_bytes = w->raw_bytes;
 	en.member_len = w->pos + BS_FOOTER_SIZE - w->member_start;
-	if ((rc = typed(w, BS_F_END, &en, NULL, 0)) < 0)
+	if ((rc = typed(w, BS_F_END, &en, NULL, 0, NULL)) < 0)
 		return rc;
 	bs_index_free(&w->ix);
 	return wflush(w);

@@ -22,6 +22,8 @@ run_job(void *arg)
 		return;
 	}
 	j->fn(j);
+	if (j->out && j->err >= 0)	/* the output frame's checksum, here too */
+		j->out_hash = bs_xxh64(j->out, j->out_len);
 }
 
 struct tc {
@@ -97,7 +99,8 @@ emit(struct tc *t, struct bs_chunk_job *j)
 		if (j->out) {
 			ci.codec = j->codec;
 			ci.transform = j->transform;
-			rc = bs_writer_chunk(t->w, &ci, j->out, j->out_len);
+			rc = bs_writer_chunk_hashed(t->w, &ci, j->out, j->out_len,
+			    j->out_hash);
 			t->st->out_bytes += j->out_len;
 		} else {
 			rc = bs_writer_copy(t->w, f);
