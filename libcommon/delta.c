@@ -158,7 +158,7 @@ choose_by_estimate(int dtype, const uint8_t *val, const uint8_t *base,
 {
 	const struct bs_codec *fc = bs_codec_for_dtype(dtype),
 	    *dc = bs_codec_by_id(BS_C_DELTA);
-	struct { int x; const struct bs_codec *c; double e; } cd[2 * NC];
+	struct cand { int x; const struct bs_codec *c; double e; } cd[2 * NC];
 	unsigned nc = 0;
 	size_t sn = n, room = n;
 	const uint8_t *sv = val, *sb = base;
@@ -172,10 +172,10 @@ choose_by_estimate(int dtype, const uint8_t *val, const uint8_t *base,
 	for (size_t i = 0; i < NC; i++)
 		if (cand[i] != BS_X_NONE && dc->accepts(dtype) &&
 		    bs_delta_transform_ok(cand[i], dtype, offset, n))
-			cd[nc++] = (typeof(cd[0])){ cand[i], dc, 0 };
+			cd[nc++] = (struct cand){ cand[i], dc, 0 };
 	for (size_t i = 0; i < NC; i++)
 		if (bs_delta_transform_ok(cand[i], dtype, offset, n))
-			cd[nc++] = (typeof(cd[0])){ cand[i], fc, 0 };
+			cd[nc++] = (struct cand){ cand[i], fc, 0 };
 	if (bs_sample_stride(n) > BS_SAMPLE_BLOCK)
 		room = n / 2 + BS_SAMPLE_BLOCK;
 	if (!(own = malloc(3 * room)))
