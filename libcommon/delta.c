@@ -211,9 +211,21 @@ choose_by_estimate(int dtype, const uint8_t *val, const uint8_t *base,
 			if (!k || cd[k].e < best)
 				best = cd[k].e;
 		}
+		unsigned left = 0, one = 0;
+		for (unsigned k = 0; k < nc; k++)
+			if (cd[k].e <= best * THIN_MARGIN) {
+				left++;
+				one = k;
+			}
+		free(thinbuf);
+		if (left == 1) {	/* a clear winner: no second look */
+			free(own);
+			*x = cd[one].x;
+			*codec = best >= (double)n ? BS_C_NONE : cd[one].c->id;
+			return 0;
+		}
 		for (unsigned k = 0; k < nc; k++)
 			cd[k].e = cd[k].e <= best * THIN_MARGIN ? -1 : 0;
-		free(thinbuf);
 	} else
 		for (unsigned k = 0; k < nc; k++)
 			cd[k].e = -1;
