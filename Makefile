@@ -61,10 +61,12 @@ $(BIN)/%: $(BUILD)/cmd/%.o $(BUILD)/libcommon.a
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libcommon.a
 	$(CC) $(CFLAGS) $(LDFLAGS) $< $(BUILD)/libcommon.a $(LIBS) -o $@
 
+# the Debian packages each purpose needs (scripts/install-deps)
 deps:
-	@scripts/install-deps
+	@scripts/install-deps check
 
-demo: deps
+demo:
+	@scripts/install-deps build
 	$(MAKE) all
 	@scripts/demo "$(MODEL)"
 
@@ -75,7 +77,8 @@ check: deps
 	BS_DATA="$(DATA)" BS_BIN=bin-san BS_UNIT=build-san/tests BS_QUICK=1 prove tests/run-unit.t tests/cli/
 	if command -v $(FUZZ_CC) >/dev/null; then $(MAKE) fuzz-smoke; else echo "check: no $(FUZZ_CC), fuzz smoke skipped"; fi
 
-bench: deps
+bench:
+	@scripts/install-deps bench
 	$(MAKE) all
 	@scripts/bench "$(DATA)" $(BENCH)
 
