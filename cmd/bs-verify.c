@@ -491,6 +491,7 @@ static struct checker {
 	uint64_t members, frames, chunks, raw_bytes;
 	uint64_t tensors, t_ok, t_bad, t_payload_only, t_delta, f_ref;
 	uint64_t files, f_ok, f_bad, f_unchecked;
+	uint64_t a_tensors, a_files;	/* --against: differ, extra or missing */
 } ck;
 
 static void
@@ -771,9 +772,11 @@ on_frame(struct job *j)
 		if (against) {
 			orig_load(&ck.orig, fi->path, fi->path_len, fi->kind);
 			ck.have_orig = 1;
-			if (!ck.orig.file)
+			if (!ck.orig.file) {
 				report("frame %llu (FILE) at offset %llu: file '%s' is extra: not in %s",
 				    (unsigned long long)f->number, (unsigned long long)f->offset, ck.f.name, against);
+				ck.a_files++;
+			}
 		}
 		break;
 	}
@@ -857,14 +860,17 @@ on_frame(struct job *j)
 		if (ck.have_orig && ck.orig.file && ck.t.open && (ck.orig.st_ok || ck.t.kind == BS_T_BLOB)) {
 			struct orig_tensor *o = orig_tensor(&ck.orig, ck.t.raw, ck.t.raw_len,
 			    ck.t.kind == BS_T_BLOB);
-			if (!o)
+			if (!o) {
 				report("frame %llu (TEND) at offset %llu: tensor '%s' of '%s' is extra: not in the original",
 				    (unsigned long long)f->number, (unsigned long long)f->offset, tname(), ck.f.name);
-			else {
+				ck.a_tensors++;
+			} else {
 				o->seen = 1;
-				if (o->hash.lo != te->hash.lo || o->hash.hi != te->hash.hi)
+				if (o->hash.lo != te->hash.lo || o->hash.hi != te->hash.hi) {
 					report("frame %llu (TEND) at offset %llu: tensor '%s' of '%s' differs from the original",
 					    (unsigned long long)f->number, (unsigned long long)f->offset, tname(), ck.f.name);
+					ck.a_tensors++;
+				}
 			}
 		}
 		ix_close(f, &ck.open_ix_tensor, te->size);
@@ -895,13 +901,16 @@ on_frame(struct job *j)
 		} else
 			ck.f_unchecked++;
 		if (ck.have_orig && ck.orig.file) {
-			if (memcmp(ck.orig.sha, fe->sha256, 32) != 0)
+			if (memcmp(ck.orig.sha, fe->sha256, 32) != 0) {
 				report("frame %llu (FEND) at offset %llu: file '%s' differs from the original %s (SHA-256)",
 				    (unsigned long long)f->number, (unsigned long long)f->offset, ck.f.name, ck.orig.file->full);
+				ck.a_files++;
+			}
 			for (size_t i = 0; ck.orig.st_ok && i < ck.orig.n; i++)
 				if (!ck.orig.t[i].seen) {
 					char *n = printable(ck.orig.t[i].name, ck.orig.t[i].name_len);
 					report("file '%s': tensor '%s' of the original is missing from the stream", ck.f.name, n);
+					ck.a_tensors++;
 					free(n);
 				}
 		}
@@ -1081,8 +1090,10 @@ main(int argc, char *argv[])
 	if (ck.members == 0 && problems == 0)
 		report("no bigsmall stream found");
 	for (size_t i = 0; i < norigs; i++)
-		if (!origs[i].seen)
+		if (!origs[i].seen) {
 			report("file '%s' of %s is missing from the stream", origs[i].rel, against);
+			ck.a_files++;
+		}
 	nread = bs_reader_offset(r);
 	bs_reader_close(r);
 	if (tee_flag) {
@@ -1109,6 +1120,10 @@ main(int argc, char *argv[])
 		    (unsigned long long)ck.t_bad, (unsigned long long)ck.files,
 		    (unsigned long long)(ck.f_ok + ck.f_unchecked), unbuilt, (unsigned long long)ck.f_bad,
 		    (unsigned long long)ck.raw_bytes, (unsigned long long)nread, bs_now() - t0);
+		if (against)
+			fprintf(rep, "%s: against %s: %llu tensor%s and %llu file%s differ or are missing or extra\n",
+			    in, against, (unsigned long long)ck.a_tensors, ck.a_tensors == 1 ? "" : "s",
+			    (unsigned long long)ck.a_files, ck.a_files == 1 ? "" : "s");
 		if (ck.t_delta)
 			fprintf(rep, "%s: %llu delta tensors: residuals checked; the rebuilt tensors are not checked without --base\n",
 			    in, (unsigned long long)ck.t_delta);

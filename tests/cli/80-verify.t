@@ -127,6 +127,7 @@ v "$T/d.bs"; is $? 1 "an empty input: exit 1"
 
 # ------------------------------------------------------------ --against
 v -a "$M" "$T/s.bs"; is $? 0 "--against the model folder: exit 0"
+grep -q "against .*: 0 tensors and 0 files differ" "$T/rep"; ok $? "the summary says nothing differs"
 v -a "$M/a.safetensors" "$C/good.bs"; is $? 1 "--against another file: exit 1"
 cp -r "$M" "$T/m2"
 mkst --seed 9 "$T/m2/a.safetensors" "emb:BF16:2100" "norm:F32:10" "ids:U8:4500" "w:F16:300"
@@ -137,6 +138,7 @@ grep -q "tensor 'emb' of 'a.safetensors' differs from the original" "$T/rep"; ok
 grep -q "file 'a.safetensors' differs from the original" "$T/rep"; ok $? "a file that differs is named"
 grep -q "file 'config.json' is extra" "$T/rep"; ok $? "a file the originals lack is extra"
 grep -q "file 'extra.txt' of .* is missing from the stream" "$T/rep"; ok $? "a file the stream lacks is missing"
+grep -Eq "against .*: [1-9][0-9]* tensors? and 3 files differ" "$T/rep"; ok $? "the summary counts the differences (a verdict of BAD never follows a clean count)"
 mkst "$T/one.safetensors" "p:F32:4" "q:F32:4"
 mkst "$T/two.safetensors" "p:F32:4"
 bs-split "$T/two.safetensors" > "$T/two.bs"
