@@ -20,7 +20,7 @@
 static int dry_run, ecc, resume, fast, tensors, files, join, bs_shards, force;
 static int list_commands;
 static long long level, threads, sample, shards;
-static const char *output, *delta_from, *base, *patch, *size_gb, *against;
+static const char *output, *delta_from, *base, *patch, *size_gb, *size_str, *against;
 static struct bs_strlist auto_delta;
 
 #define OPT_DRY { 'n', "dry-run", BS_OPT_FLAG, &dry_run, NULL, "print the pipeline instead of running it", NULL }
@@ -78,7 +78,8 @@ static const struct bs_opt repair_opts[] = {
 };
 static const struct bs_opt reshard_opts[] = {
 	{ 'o', "output-dir", BS_OPT_STR, &output, "DIR", "write the new shards into DIR", "dir" },
-	{ 0, "size-gb", BS_OPT_STR, &size_gb, "N", "shards of at most N GiB, cut at layer boundaries", NULL },
+	{ 's', "size", BS_OPT_STR, &size_str, "SIZE", "shards of at most SIZE bytes (K, M, G, T suffixes, as bs-reshard), cut at layer boundaries", NULL },
+	{ 0, "size-gb", BS_OPT_STR, &size_gb, "N", "shards of at most N GiB (decimals allowed), cut at layer boundaries", NULL },
 	{ 0, "shards", BS_OPT_INT, &shards, "N", "N shards of about equal size", NULL },
 	{ 0, "join", BS_OPT_FLAG, &join, NULL, "one safetensors file", NULL },
 	{ 0, "bs", BS_OPT_FLAG, &bs_shards, NULL, "write .bs shards instead of safetensors", NULL },
@@ -133,8 +134,8 @@ static const struct command {
 	{ { "bigsmall repair", "[-n] [-o OUT] SRC.bs",
 	    "Repair a damaged stream from its parity: bs-ecc --repair SRC.bs | bs-ecc -o SRC.bs.",
 	    repair_opts, 1, 1 }, do_repair },
-	{ { "bigsmall reshard", "[-n] [--size-gb N | --shards N | --join] [--bs] [-f] -o DIR SRC",
-	    "Write a model (folder or .bs) as new shards: [bs-split SRC |] bs-reshard --size N -o DIR.",
+	{ { "bigsmall reshard", "[-n] [--size SIZE | --size-gb N | --shards N | --join] [--bs] [-f] -o DIR SRC",
+	    "Write a model (folder or .bs) as new shards: [bs-split SRC | [bs-encode |]] bs-reshard --size N -o DIR.",
 	    reshard_opts, 1, 1 }, do_reshard },
 	{ { "bigsmall fetch", "[-n] [-C] [-l LEVEL] [-T N] [-o OUT] URL|hf:ORG/NAME",
 	    "Download a file: bs-fetch -o OUT URL; or a hub model: bs-fetch hf:ORG/NAME | bs-encode -o NAME.bs.",
@@ -998,17 +999,22 @@ do_reshard(int argc, char **argv)
 {
 	struct bs_pipeline *p = pipeline();
 	const char *src = argv[0];
-	int modes = !!size_gb + !!shards + !!join;
+	int modes = !!size_gb + !!size_str + !!shards + !!join;
 
 	need_input(src);
 
 	if (!output)
 		bs_die(2, "reshard: name the output folder with -o DIR");
 	if (modes > 1)
-		bs_die(2, "reshard: --size-gb, --shards and --join exclude each other");
-	if (!is_stream(src))
+		bs_die(2, "reshard: --size, --size-gb, --shards and --join exclude each other");
+	if (!is_stream(src)) {
 		stage(p, "bs-split", src);
+		if (bs_shards)	/* .bs shards of a folder: coded, not raw */
+			stage(p, "bs-encode");
+	}
 	stage(p, "bs-reshard");
+	if (size_str)
+		arg(p, "--size"), arg(p, size_str);
 	if (size_gb) {
 		char *end;
 		double g = strtod(size_gb, &end);
