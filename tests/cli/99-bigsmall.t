@@ -231,8 +231,10 @@ if bs-reshard --list-options | grep -q 'size'; then
 	is "$(bigsmall -n reshard a.bs -o rs2 --join)" "bs-reshard --join -o rs2 a.bs" "reshard of a .bs is bs-reshard on it"
 	bigsmall reshard a.bs -o rs3 --shards 3 && pasted reshard a.bs -o rs4 --shards 3
 	same_dir rs3 rs4; ok $? "reshard --shards: the pasted pipeline writes the same shards"
+	is "$(bigsmall -n reshard "$M" -o rs5 --join --bs)" "bs-split $M | bs-encode | bs-reshard --join --bs -o rs5" "reshard --bs of a folder codes on the way"
+	bigsmall reshard "$M" -o rs6 --size 100K; ok $? "reshard --size 100K, as bs-reshard takes it"
 else
-	skip 4 "bs-reshard has no --size"
+	skip 6 "bs-reshard has no --size"
 fi
 
 # ------------------------------------------------------ fetch (names only: no network here)
