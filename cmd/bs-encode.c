@@ -9,6 +9,7 @@
 #include "bs.h"
 
 static long long threads, level = BS_LEVEL_DEFAULT;
+static unsigned long long passed;	/* chunks coded already, counted by the workers */
 static const char *output, *codec;
 static int force;
 
@@ -33,8 +34,10 @@ encode_chunk(struct bs_chunk_job *j)
 	const struct bs_frame *f = j->in;
 	long n;
 
-	if (f->u.chunk.codec != BS_C_NONE)
-		return;			/* already coded: passes through */
+	if (f->u.chunk.codec != BS_C_NONE) {	/* already coded: passes through */
+		__atomic_fetch_add(&passed, 1, __ATOMIC_RELAXED);
+		return;
+	}
 	j->raw = f->payload;
 	if (!(j->out = malloc(f->u.chunk.raw_len ? f->u.chunk.raw_len : 1))) {
 		j->err = BS_ENOMEM;
@@ -78,6 +81,10 @@ main(int argc, char *argv[])
 	bs_out_close(out, output, rc == 0);
 	if (rc < 0)
 		bs_die(bs_err_status(rc), "%s", e.msg);
+	if (passed && (codec || level != BS_LEVEL_DEFAULT))
+		bs_warn("%s: %llu chunks were coded already and passed through as they were: "
+		    "--level and --codec apply to raw chunks (bs-decode | bs-encode codes them again)",
+		    bs_reader_name(r), passed);
 	bs_info("%s: %llu tensors, %llu raw bytes -> %llu coded bytes (%.4f)",
 	    bs_reader_name(r), (unsigned long long)st.tensors,
 	    (unsigned long long)st.raw_bytes, (unsigned long long)st.out_bytes,

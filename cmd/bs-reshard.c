@@ -166,12 +166,15 @@ conflict(const char *path, uint64_t frame)
 	for (size_t i = 0; i < nouts; i++) {
 		const char *q = outs[i].path;
 		size_t m = strlen(q), k = m < n ? m : n;
-		if (memcmp(q, path, k) == 0 && (m == n ||
-		    (m < n ? path[m] : q[n]) == '/'))
-			bs_die(1, "%s: frame %llu: file '%s' %s file '%s' of the same stream",
-			    in, (unsigned long long)frame, path + d,
-			    m == n ? "comes twice: as" : m < n ? "lies under" : "holds",
-			    q + d);
+		if (memcmp(q, path, k) != 0 || (m != n &&
+		    (m < n ? path[m] : q[n]) != '/'))
+			continue;
+		if (m == n)
+			bs_die(1, "%s: frame %llu: file '%s' comes twice in the stream (two members with the same files?)",
+			    in, (unsigned long long)frame, path + d);
+		bs_die(1, "%s: frame %llu: file '%s' %s file '%s' of the same stream",
+		    in, (unsigned long long)frame, path + d,
+		    m < n ? "lies under" : "holds", q + d);
 	}
 }
 

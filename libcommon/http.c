@@ -429,9 +429,9 @@ attempt(struct req *q, const char *url)
 	}
 	if (q->status != 200 && q->status != 206) {
 		q->fatal = 1;
-		return bs_err_set(q->e, BS_EIO, "HTTP %d%s", q->status,
+		return bs_err_set(q->e, BS_EIO, "HTTP %d%s: %.300s", q->status,
 		    q->status == 404 ? ": not found" : q->status == 401 || q->status == 403 ?
-		    ": access denied (set HF_TOKEN?)" : "");
+		    ": access denied (set HF_TOKEN?)" : "", url);
 	}
 	if (!q->body_started && place_body(q) < 0)	/* an empty body */
 		return q->e->code;

@@ -282,7 +282,9 @@ read_frame(struct bs_reader *r, struct bs_frame **fp)
 	    &f->payload_len, &why);
 	if (rc < 0) {
 		if (r->pos == sizeof hdr && rc == BS_ECORRUPT)
-			why = "not a bigsmall stream (no frame sync marker at offset 0)";
+			why = hdr[8] == '{' && get64(hdr) < (1ull << 32) ?
+			    "not a bigsmall stream but a safetensors file (bs-split makes a stream of it)" :
+			    "not a bigsmall stream (no frame sync marker at offset 0)";
 		ferr(r, f, rc, why);
 		goto fail;
 	}
