@@ -748,19 +748,29 @@ do_compress(int argc, char **argv)
 			arg(p, "-o"), arg(p, out);
 			output_file(out);
 		}
-		st = run(p);
+		if (part && dry_run) {
+			/* one line: the rename only after every stage succeeded */
+			char *txt = NULL, *qp = bs_shell_quote(part), *qo = bs_shell_quote(out);
+			size_t len = 0;
+			FILE *m = open_memstream(&txt, &len);
+			if (!m || !qp || !qo || bs_pipeline_print(p, m) < 0 || fclose(m) != 0)
+				bs_die(2, "out of memory");
+			if (len && txt[len - 1] == '\n')
+				txt[--len] = 0;
+			printf("(set -o pipefail; %s) && mv %s %s\n", txt, qp, qo);
+			free(txt);
+			free(qp);
+			free(qo);
+			bs_pipeline_free(p);
+			st = 0;
+		} else
+			st = run(p);
 	} else {
 		bs_pipeline_free(p);
 		st = 0;
 	}
 	if (part && st == 0 && !dry_run && rename(part, out) < 0)
 		bs_die(2, "%s: cannot rename to %s: %s", part, out, strerror(errno));
-	if (part && st == 0 && dry_run) {
-		char *qp = bs_shell_quote(part), *qo = bs_shell_quote(out);
-		printf("mv %s %s\n", qp, qo);
-		free(qp);
-		free(qo);
-	}
 	if (part && st != 0 && !dry_run)
 		bs_warn("compress: what was complete stays in %s: 'bigsmall compress --resume' continues", part);
 	free(out);

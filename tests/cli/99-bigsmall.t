@@ -281,6 +281,9 @@ bigsmall compress --resume "$M" -o r5.bs 2> err; st=$?
 [ "$st" -eq 0 ] && cmp -s r5.bs a.bs; ok $? "--resume with nothing complete starts again"
 bigsmall compress --resume "$M" -o r3.bs 2> err; st=$?
 [ "$st" -eq 0 ] && cmp -s r3.bs a.bs; ok $? "--resume without a .part compresses as usual"
+is "$(bigsmall -n compress --resume "$M" -o r6.bs | wc -l)" 1 "compress --resume -n prints one line"
+bash -c "$(bigsmall -n compress --resume "$M" -o r6.bs)"; st=$?
+[ "$st" -eq 0 ] && [ ! -e r6.bs.part ] && cmp -s r6.bs a.bs; ok $? "... which, pasted, writes OUT through OUT.part"
 printf 'not a stream' > r4.bs.part
 bigsmall compress --resume "$FT" -o r4.bs 2> err
 bigsmall decompress r4.bs -o r4d 2> err
