@@ -1149,7 +1149,7 @@ static void
 bench_row(const char *name, long long raw, long long size, double enc, double dec)
 {
 	printf("%-14s %14lld %8.4f %12.1f %12.1f\n", name, size,
-	    size > 0 ? (double)raw / size : 0,
+	    raw > 0 ? (double)size / raw : 0,
 	    enc > 0 ? raw / enc / 1e6 : 0, dec > 0 ? raw / dec / 1e6 : 0);
 }
 

@@ -256,6 +256,7 @@ pasted migrate old2.bs; cmp -s old.bs old2.bs; ok $? "... as its pasted pipeline
 bigsmall benchmark "$M" > out 2> err; st=$?
 is "$st" 0 "benchmark exits 0"
 grep -q '^bigsmall ' out; ok $? "... reports bigsmall"
+awk '$1 == "bigsmall" { exit !($3 > 0 && $3 < 1) }' out; ok $? "... with its ratio as coded over raw (below 1)"
 if command -v zstd > /dev/null; then
 	grep -q '^zstd -3 ' out; ok $? "... beside zstd"
 else
