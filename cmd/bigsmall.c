@@ -778,6 +778,22 @@ do_compress(int argc, char **argv)
 	return st;
 }
 
+/* 1 when path does not exist or is an empty folder. */
+static int
+empty_or_absent(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *de;
+	int empty = 1;
+
+	if (!d)
+		return errno == ENOENT;
+	while (empty && (de = readdir(d)))
+		empty = strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0;
+	closedir(d);
+	return empty;
+}
+
 static int
 do_decompress(int argc, char **argv)
 {
@@ -795,6 +811,9 @@ do_decompress(int argc, char **argv)
 		out[strlen(out) - 3] = 0;
 	} else
 		bs_die(2, "decompress: %s: no .bs suffix to take off: name the folder with -o", src);
+	if (!output && !force && !dry_run && !empty_or_absent(out))
+		bs_die(2, "decompress: %s exists (the folder %s was made from?): name another with -o DIR, or use -f to replace its files",
+		    out, src);
 	check_programs(p, need);
 	stage(p, "bs-decode", src);
 	level_threads(p, 0);

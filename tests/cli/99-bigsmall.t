@@ -252,6 +252,10 @@ is "$st" 0 "migrate in place"
 bs-decode old.bs | cmp -s - raw.bs; ok $? "... and decodes to the same raw stream"
 pasted migrate old2.bs; cmp -s old.bs old2.bs; ok $? "... as its pasted pipeline does"
 
+mkdir -p dflt && cp "$M"/config.json dflt/ 2>/dev/null || echo x > dflt/x
+bigsmall compress dflt 2> err && bigsmall decompress dflt.bs 2> err; is "$?" 2 "decompress refuses a default folder that exists (the source)"
+grep -q "name another with -o" err; ok $? "... and says to name another with -o"
+
 # ------------------------------------------------------ benchmark
 bigsmall benchmark "$M" > out 2> err; st=$?
 is "$st" 0 "benchmark exits 0"
