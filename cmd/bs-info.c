@@ -61,7 +61,9 @@ print_tensor(const struct bs_frame *tf, uint64_t raw, uint64_t coded, unsigned c
 			first = 0;
 		}
 	printf("%s", t->kind == BS_T_DELTA ? " (delta)" : "");
-	if (scan && raw)
+	if (scan && (t->dtype == BS_DT_BYTES || t->kind == BS_T_BLOB))
+		printf(" bounds - -");	/* not scanned: not weights */
+	else if (scan && raw)
 		printf(" bounds %.4f %.4f", order0 / 8 / raw, joint / 8 / raw);
 	printf("\n");
 }
@@ -184,10 +186,11 @@ info(const char *path, struct sum *s)
 		rc = bs_err_status(rc);
 	} else {
 		uint64_t stream = bs_reader_offset(r);
-		printf("%s: %llu member%s, %llu files, %llu tensors, %llu chunks\n", path,
+		printf("%s: %llu member%s, %llu file%s, %llu tensor%s, %llu chunk%s\n", path,
 		    (unsigned long long)s->members, s->members == 1 ? "" : "s",
-		    (unsigned long long)s->files, (unsigned long long)s->tensors,
-		    (unsigned long long)s->chunks);
+		    (unsigned long long)s->files, s->files == 1 ? "" : "s",
+		    (unsigned long long)s->tensors, s->tensors == 1 ? "" : "s",
+		    (unsigned long long)s->chunks, s->chunks == 1 ? "" : "s");
 		printf("  raw %llu bytes, coded %llu bytes (ratio %.4f), stream %llu bytes (ratio %.4f)\n",
 		    (unsigned long long)s->raw, (unsigned long long)s->coded, ratio(s->coded, s->raw),
 		    (unsigned long long)stream, ratio(stream, s->raw));
