@@ -185,6 +185,16 @@ for be in isa_l_rs_cauchy liberasurecode_rs_vand; do
 	bs-ecc -r "$T/d.bs" 2>/dev/null | cmp -s - "$T/s.bs"; ok $? "$be: 2500 zeroed bytes repaired with M=3, 1K blocks"
 done
 
+# the default block of a small regular file: one group, not M MiB of parity
+sz=$(stat -c %s "$T/s.bs")
+bs-ecc "$T/s.bs" > "$T/dflt.bs"; ok $? "bs-ecc at the defaults"
+psz=$(stat -c %s "$T/dflt.bs")
+[ "$psz" -lt $((sz + 3 * 65536 + sz / 4)) ]; ok $? "a small file costs M blocks of 64 KiB or of its size over K ($sz -> $psz bytes)"
+cat "$T/s.bs" | bs-ecc > "$T/pipe.bs"; ok $? "on a pipe: 1 MiB blocks"
+[ "$(stat -c %s "$T/pipe.bs")" -gt $((2 << 20)) ]; ok $? "... two of them for M = 2"
+dd if=/dev/zero of="$T/dflt.bs" bs=1 seek=$((sz / 2)) count=3000 conv=notrunc 2>/dev/null
+bs-ecc -r "$T/dflt.bs" 2>/dev/null | cmp -s - "$T/s.bs"; ok $? "the default small-file protection repairs 3000 zeroed bytes"
+
 # usage
 for bad in "-k 0" "-m 0" "-k 30 -m 5" "--block 100" "--block 0" "--block 1G" "--backend nosuch" "-k x" "-r -c"; do
 	bs-ecc $bad -o "$T/u.bs" "$T/s.bs" > /dev/null 2> "$T/err"; st=$?
