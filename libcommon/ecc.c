@@ -487,7 +487,7 @@ struct session {
 	int64_t *bases;			/* where the member's bytes began, as found */
 	size_t nbases;
 	size_t nframes;
-	int dir_ok;
+	int dir_ok;			/* intact copies of the directory found */
 };
 
 struct bs_ecc {
@@ -674,7 +674,7 @@ scan(struct bs_ecc *x, const uint8_t *buf, uint64_t len, int want_sidecar, struc
 		if (f.kind == K_DIR) {
 			memcpy(s->rec, f.payload, f.plen);
 			memset(s->have_rec, 1, s->n);
-			s->dir_ok = 1;
+			s->dir_ok++;
 		} else {
 			if (!s->have_rec[f.g]) {
 				memcpy(s->rec + f.g * km, f.meta + META_FIXED, 8 * km);
@@ -935,8 +935,9 @@ assess(struct bs_ecc *x, size_t si, int rebuild, struct bs_err *e)
 		if (x->state < 1)
 			x->state = 1;
 	}
-	if (!s->dir_ok) {
-		say(x, "member %zu: both copies of the parity directory lost", si + 1);
+	if (s->dir_ok < 2) {
+		say(x, "member %zu: %s of the parity directory lost or damaged", si + 1,
+		    s->dir_ok ? "one copy" : "both copies");
 		if (x->state < 1)
 			x->state = 1;
 	}

@@ -195,6 +195,13 @@ cat "$T/s.bs" | bs-ecc > "$T/pipe.bs"; ok $? "on a pipe: 1 MiB blocks"
 dd if=/dev/zero of="$T/dflt.bs" bs=1 seek=$((sz / 2)) count=3000 conv=notrunc 2>/dev/null
 bs-ecc -r "$T/dflt.bs" 2>/dev/null | cmp -s - "$T/s.bs"; ok $? "the default small-file protection repairs 3000 zeroed bytes"
 
+# damage to the parity region alone: the data is whole, the file is not
+head -c -1 "$T/p.bs" > "$T/cut1.bs"
+bs-ecc -c "$T/cut1.bs" > "$T/out" 2>&1; st=$?
+is $st 1 "--check of a protected stream cut by one byte (its last directory copy): exit 1"
+grep -q "damaged, repairable" "$T/out" && grep -q "one copy of the parity directory" "$T/out"; ok $? "... damaged, repairable: one directory copy lost"
+bs-ecc -r "$T/cut1.bs" 2>/dev/null | cmp -s - "$T/s.bs"; ok $? "... and --repair gives the stream"
+
 # usage
 for bad in "-k 0" "-m 0" "-k 30 -m 5" "--block 100" "--block 0" "--block 1G" "--backend nosuch" "-k x" "-r -c"; do
 	bs-ecc $bad -o "$T/u.bs" "$T/s.bs" > /dev/null 2> "$T/err"; st=$?
