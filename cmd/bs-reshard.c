@@ -6,6 +6,7 @@
  * (--bs).  Files appear by rename once the whole stream checked out.
  */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <linux/falloc.h>
@@ -18,7 +19,7 @@
 
 static const char *outdir;
 static int force, join, bsout;
-static long long size_opt = -1, shards_opt = -1;	/* -1: not given */
+static long long size_opt = -1, shards_opt = LLONG_MIN;	/* not given */
 
 static const struct bs_opt opts[] = {
 	{ 'o', "output-dir", BS_OPT_STR, &outdir, "DIR", "write the files into DIR (created if missing)", "dir" },
@@ -84,7 +85,7 @@ note_made(const char *p)
 static int
 safe_path(const char *p, size_t n)
 {
-	if (n == 0 || p[0] == '/')
+	if (n == 0 || p[0] == '/' || p[n - 1] == '/')
 		return 0;
 	for (size_t i = 0; i < n;) {
 		size_t j = i;
@@ -916,6 +917,7 @@ main(int argc, char *argv[])
 	int layouts;
 
 	atexit(remove_made);	/* runs after the outputs are removed */
+	bs_on_signal(remove_made);
 	bs_proginit(argc, argv, "bs-reshard");
 	bs_parse_args(&prog, &argc, &argv);
 	if (!outdir || !*outdir)
@@ -923,7 +925,7 @@ main(int argc, char *argv[])
 	layouts = (size_opt > 0) + (shards_opt > 0) + (join > 0);
 	if (layouts > 1)
 		bs_die(2, "give one of --size, --shards and --join");
-	if (size_opt == 0 || shards_opt == 0 || shards_opt > 99999)
+	if (size_opt == 0 || (shards_opt != LLONG_MIN && shards_opt < 1) || shards_opt > 99999)
 		bs_die(2, "--size and --shards need a positive value (at most 99999 shards)");
 	if (bsout && !layouts)
 		bs_die(2, "--bs needs a layout: --size, --shards or --join");

@@ -81,6 +81,8 @@ main(int argc, char *argv[])
 	src = argc ? argv[0] : "-";
 	if (name && (!*name || strlen(name) > BS_MAX_NAME))
 		bs_die(2, "--name: must be 1 to %u bytes", BS_MAX_NAME);
+	if (name && name[strlen(name) - 1] == '/')
+		bs_die(2, "--name: a file name, not a folder: '%s'", name);
 	if (chunk < 4096 || chunk > BS_MAX_CHUNK || chunk % 64)
 		bs_die(2, "chunk size must be a multiple of 64 between 4K and 64M");
 	fd = bs_out_open(output, force, &out);

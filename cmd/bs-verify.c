@@ -6,6 +6,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -16,7 +17,7 @@
 
 #include "bs.h"
 
-static long long threads, sample = -1;
+static long long threads, sample = LLONG_MIN;	/* LLONG_MIN: not given */
 static int fast, tee_flag;
 static const char *against, *base_path;
 static struct bs_model *base;
@@ -1009,7 +1010,7 @@ main(int argc, char *argv[])
 	in = argc ? argv[0] : "-";
 	if (threads < 0 || threads > 1024)
 		bs_die(2, "--threads: must be between 0 (all cores) and 1024");
-	if (sample < -1 || (sample >= 0 && fast))
+	if ((sample != LLONG_MIN && sample < 0) || (sample >= 0 && fast))
 		bs_die(2, "--sample: give a count of 0 or more, and not with --fast");
 	rep = tee_flag ? stderr : stdout;
 	if (tee_flag)

@@ -620,6 +620,9 @@ void bs_out_close(struct bs_output *o, const char *path, int ok);
 
 /* A program that runs others notes each child it starts, and forgets them
  * once waited for: SIGINT, SIGTERM and SIGHUP are passed on to them. */
+/* fn (async-signal-safe: unlink, rmdir) runs on SIGINT, SIGTERM and SIGHUP
+ * after the outputs are removed, before the signal takes its course. */
+void bs_on_signal(void (*fn)(void));
 void bs_child_started(pid_t pid);
 void bs_children_done(void);
 

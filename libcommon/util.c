@@ -157,12 +157,22 @@ bs_children_done(void)
 	nchildren = 0;
 }
 
+static void (*signal_hook)(void);
+
+void
+bs_on_signal(void (*fn)(void))
+{
+	signal_hook = fn;
+}
+
 static void
 on_signal(int sig)
 {
 	for (sig_atomic_t i = 0; i < nchildren; i++)
 		kill(children[i], sig);
 	remove_outputs();
+	if (signal_hook)
+		signal_hook();
 	signal(sig, SIG_DFL);
 	raise(sig);
 }

@@ -197,7 +197,7 @@ bs-split -n sub/dir/x.safetensors < "$V/nul.safetensors" | bs-reshard -o "$T/std
 cmp -s "$V/nul.safetensors" "$T/stdin3/sub/dir/x.safetensors"; ok $? "-n with a relative path makes the folders"
 # names given with -n: each either refused by bs-split (exit 2), or carried
 # into a stream that bs-decode reads; unsafe ones are refused by bs-reshard
-for nm in "" "$(printf '%70000s' '' | tr ' ' n)" ../up.safetensors /abs.safetensors a/../../up.safetensors ./x.safetensors a//b.safetensors; do
+for nm in "" "$(printf '%70000s' '' | tr ' ' n)" ../up.safetensors /abs.safetensors a/../../up.safetensors ./x.safetensors a//b.safetensors a/; do
 	label="-n '${nm:0:24}'$([ ${#nm} -gt 24 ] && echo "... (${#nm} bytes)")"
 	bs-split -n "$nm" < "$V/scalar.safetensors" > "$T/n.bs" 2> "$T/err"; st=$?
 	if [ $st -ne 0 ]; then
@@ -210,7 +210,7 @@ for nm in "" "$(printf '%70000s' '' | tr ' ' n)" ../up.safetensors /abs.safetens
 	rm -rf "$T/nd"; mkdir -p "$T/nd"
 	bs-reshard -o "$T/nd/o" "$T/n.bs" 2> /dev/null; st=$?
 	case $nm in
-	*..*|/*)
+	*..*|/*|*/)
 		is "$st" 1 "bs-reshard refuses the unsafe path of $label" ;;
 	*)	[ $st -le 2 ]; ok $? "bs-reshard restores or refuses $label (exit $st, not a crash)" ;;
 	esac
