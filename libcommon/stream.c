@@ -453,6 +453,9 @@ grammar(struct bs_reader *r, struct bs_frame *f)
 				return ferr(r, f, BS_ECORRUPT, "blob data with a dtype or shape");
 			if (t->kind == BS_T_REF && t->size == BS_SIZE_UNKNOWN)
 				return ferr(r, f, BS_ECORRUPT, "blob reference without its size");
+			if (!name_eq(t->name, t->name_len, r->file_frame->u.file.path,
+			    r->file_frame->u.file.path_len))
+				return ferr(r, f, BS_ECORRUPT, "blob data named otherwise than its file");
 		} else {
 			if (t->dtype == BS_DT_BYTES)
 				return ferr(r, f, BS_ECORRUPT, "tensor of dtype BYTES");

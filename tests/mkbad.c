@@ -662,6 +662,8 @@ cases(void)
 	drop(s, iTb);
 	drop(s, iTb);
 	out(s, "blob-data-missing", "frame", "a blob FILE without its data");
+	s = copy(); s->f[iTb].meta[16] ^= 1;
+	out(s, "blob-name-not-path", "frame", "a blob's data named otherwise than its FILE's path");
 	s = copy(); drop(s, iE + 1); drop(s, iE + 1); drop(s, iE + 1);
 	out(s, "tensor-missing", "frame", "a file that ends before all the tensors its header lists");
 	s = copy(); insert(s, iFE, &s->f[iE + 1]); insert(s, iFE + 1, &s->f[iE + 2]); insert(s, iFE + 2, &s->f[iE + 3]);
