@@ -120,6 +120,8 @@ protect(const char *in, const struct bs_ecc_params *p)
 			bs_output_abort(side);
 	} else
 		bs_out_close(out, output, rc == 0);
+	if (rc == BS_EIO && strncmp(e.msg, "write error", 11) == 0)
+		bs_die(2, "%s: %s", sidecar ? sidecar : output ? output : "<stdout>", e.msg);
 	if (rc < 0)
 		bs_die(bs_err_status(rc), "%s", e.msg);
 	if (st.dropped)
