@@ -58,10 +58,13 @@ vmsg(const char *fmt, va_list ap)
 
 	n = snprintf(buf, sizeof buf, "%s: ", bs_progname);
 	vsnprintf(buf + n, sizeof buf - n, fmt, ap);
-	/* one line: messages never carry newlines from the data */
+	/* one line: messages never carry newlines from the data, nor other
+	 * control characters (a terminal would act on an escape) */
 	for (char *p = buf; *p; p++)
-		if (*p == '\n' || *p == '\r')
+		if (*p == '\n' || *p == '\r' || *p == '\t')
 			*p = ' ';
+		else if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
 	fprintf(stderr, "%s\n", buf);
 }
 
