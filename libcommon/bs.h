@@ -460,6 +460,9 @@ void bs_scan_free(struct bs_scan *s);
  */
 struct bs_pool;
 typedef void (*bs_pool_fn)(void *job);
+/* Jobs in flight per thread that the programs give as depth: enough that
+ * the reading and writing thread rarely waits for one slow chunk. */
+#define BS_POOL_DEPTH 8
 struct bs_pool *bs_pool_new(int threads, int depth, bs_pool_fn fn);
 /* Submit a job; run says whether fn applies (0: pass through in order).
  * Never blocks; call bs_pool_full() first. */

@@ -152,7 +152,7 @@ bs_transcode(struct bs_reader *r, struct bs_writer *w, int threads,
 		threads = 1;
 	bs_reader_defer_chunk_checks(r);
 	t.h = bs_xxh128_new();
-	pool = bs_pool_new(threads, threads > 1 ? 8 * threads : 1, run_job);
+	pool = bs_pool_new(threads, threads > 1 ? BS_POOL_DEPTH * threads : 1, run_job);
 	if (!t.h || !pool) {
 		bs_xxh128_free(t.h);
 		bs_pool_free(pool);
