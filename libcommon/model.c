@@ -63,6 +63,12 @@ struct bs_model {
 	size_t cache_i;
 	uint8_t *cache, *frame;
 	size_t frame_cap;
+	/* the last piece bs_model_hash read from a file, read again by the
+	 * caller that hashed a tensor before reading it (one chunk: most) */
+	const struct ment *hb_t;
+	uint64_t hb_off;
+	size_t hb_len;
+	uint8_t *hb;
 };
 
 const char *bs_model_path(const struct bs_model *m) { return m->path; }
@@ -656,6 +662,7 @@ bs_model_close(struct bs_model *m)
 	free(m->sorted);
 	free(m->cache);
 	free(m->frame);
+	free(m->hb);
 	free(m->path);
 	free(m);
 }
@@ -737,6 +744,11 @@ bs_model_read(struct bs_model *m, const struct bs_model_entry *pub,
 
 	if (off > t->pub.size || n > t->pub.size - off)
 		return bs_err_set(e, BS_EUSAGE, "%s: read past the end of '%s'", m->path, t->pub.name);
+	if (!m->is_stream && m->hb_t == t && off >= m->hb_off &&
+	    off - m->hb_off + n <= m->hb_len) {
+		memcpy(buf, m->hb + (off - m->hb_off), n);
+		return 0;
+	}
 	if (!m->is_stream) {
 		int r = pread_all(m->fd[t->src], buf, n, t->data_off + off);
 		if (r != 1)
@@ -782,10 +794,11 @@ bs_model_hash(struct bs_model *m, const struct bs_model_entry *pub,
 		return 0;
 	}
 	st = bs_xxh128_new();
-	buf = malloc(1u << 20);
-	if (!st || !buf) {
+	m->hb_t = NULL;		/* its buffer is reused below */
+	buf = m->hb ? m->hb : malloc(1u << 20);
+	m->hb = buf;
+	if (!st || !buf) {	/* buf, if any, stays m->hb's */
 		bs_xxh128_free(st);
-		free(buf);
 		return bs_err_set(e, BS_ENOMEM, "out of memory");
 	}
 	while (off < t->pub.size) {
@@ -793,6 +806,7 @@ bs_model_hash(struct bs_model *m, const struct bs_model_entry *pub,
 		if ((rc = bs_model_read(m, pub, off, buf, k, e)) < 0)
 			break;
 		bs_xxh128_update(st, buf, k);
+		m->hb_t = t, m->hb_off = off, m->hb_len = k;
 		off += k;
 	}
 	if (rc == 0) {
@@ -801,7 +815,8 @@ bs_model_hash(struct bs_model *m, const struct bs_model_entry *pub,
 		*h = t->hash;
 	}
 	bs_xxh128_free(st);
-	free(buf);
+	if (rc < 0)
+		m->hb_t = NULL;
 	return rc;
 }
 
