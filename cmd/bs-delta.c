@@ -152,6 +152,7 @@ struct job {
 	const uint8_t *data;		/* J_CHUNK: ci.raw_len bytes */
 	uint8_t *buf;			/* malloc'd: decoded raw bytes, or J_CHUNK data */
 	uint8_t *base, *res, *coded;	/* J_DELTA */
+	int force_x, force_codec;	/* J_DELTA: the tensor's choice, or -1 */
 	size_t coded_len;
 	int dtype, err;
 };
@@ -167,6 +168,9 @@ struct ctx {
 	const struct bs_model_entry *match;
 	struct bs_hash128 base_hash;
 	int written;			/* TENSOR frame out (kind decided) */
+	/* a tensor of several chunks: the transform and codec chosen from its
+	 * first delta chunk, on this thread, for all (-1: not yet or none) */
+	int tx, tcodec;
 	uint32_t *pending;		/* raw lengths of identical chunks held back */
 	size_t npending, cap_pending;
 	/* while every record of the current file refers to the base file of
@@ -207,7 +211,7 @@ run_delta(void *arg)
 		return;
 	}
 	x = bs_delta_choose(j->dtype, raw, j->base, j->ci.offset, j->ci.raw_len, (int)level,
-	    j->res, j->coded, &j->coded_len, &j->ci.codec);
+	    j->force_x, j->force_codec, j->res, j->coded, &j->coded_len, &j->ci.codec);
 	if (x < 0)
 		j->err = x;
 	else
@@ -383,6 +387,7 @@ on_tensor(struct ctx *c, struct bs_frame *f)
 	c->tensor = f;
 	c->match = NULL;
 	c->written = 0;
+	c->tx = c->tcodec = -1;
 	c->npending = 0;
 	c->tensors++;
 	bs_xxh128_reset(c->h);
@@ -474,6 +479,21 @@ on_chunk(struct ctx *c, struct bs_frame *f)
 		return;
 	}
 	j->base = basebuf;
+	j->force_x = j->force_codec = -1;
+	if (level < BS_LEVEL_TRY_ALL && ci->raw_len < t->size) {
+		/* several chunks: decide once, from the first delta chunk */
+		if (c->tx < 0) {
+			int x;
+			uint8_t k;
+			rc = bs_delta_decide(t->dtype, raw, basebuf, ci->offset, ci->raw_len, &x, &k);
+			if (rc == BS_ENOMEM)
+				bs_die(2, "out of memory");
+			if (rc == 0)
+				c->tx = x, c->tcodec = k;
+		}
+		j->force_x = c->tx;
+		j->force_codec = c->tcodec;
+	}
 	submit(c, j, 1);
 }
 

@@ -774,13 +774,21 @@ int bs_delta_inverse(int x, int dtype, const uint8_t *res, const uint8_t *base,
  * code it: of those that apply (XOR, SUB, NONE), the one whose bytes code
  * smallest as bs_chunk_encode would code them, judged by the codecs'
  * estimates below BS_LEVEL_TRY_ALL (then coded once, by the codec whose
- * estimate won) and by coding from there.  Writes the chosen residual to
- * res and, when a codec beats the raw length, its coded bytes to coded
- * (n bytes each, the caller's) with *codec and *coded_len; else *codec is
- * BS_C_NONE.  Returns the BS_X_* chosen, or BS_ENOMEM. */
+ * estimate won) and by coding from there.  Below BS_LEVEL_TRY_ALL,
+ * force_x >= 0 takes that transform and force_codec (a BS_C_*, BS_C_NONE
+ * for raw) without estimating, as bs_delta_decide chose them for another
+ * chunk of the tensor.  Writes the chosen residual to res and, when a codec
+ * beats the raw length, its coded bytes to coded (n bytes each, the
+ * caller's) with *codec and *coded_len; else *codec is BS_C_NONE.  Returns
+ * the BS_X_* chosen, or BS_ENOMEM. */
 int bs_delta_choose(int dtype, const uint8_t *val, const uint8_t *base,
-    uint64_t offset, size_t n, int level, uint8_t *res, uint8_t *coded,
-    size_t *coded_len, uint8_t *codec);
+    uint64_t offset, size_t n, int level, int force_x, int force_codec,
+    uint8_t *res, uint8_t *coded, size_t *coded_len, uint8_t *codec);
+/* The transform (*x) and codec (*codec) the estimates choose for one chunk,
+ * as bs_delta_choose would below BS_LEVEL_TRY_ALL: 0; 1 when the dtype's
+ * codecs have no estimate (nothing chosen); BS_ENOMEM. */
+int bs_delta_decide(int dtype, const uint8_t *val, const uint8_t *base,
+    uint64_t offset, size_t n, int *x, uint8_t *codec);
 
 /*
  * A base model: a safetensors file, a model folder (safetensors files and

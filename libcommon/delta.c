@@ -254,14 +254,25 @@ choose_by_estimate(int dtype, const uint8_t *val, const uint8_t *base,
 	return 0;
 }
 
+int
+bs_delta_decide(int dtype, const uint8_t *val, const uint8_t *base,
+    uint64_t offset, size_t n, int *x, uint8_t *codec)
+{
+	int rc = n ? choose_by_estimate(dtype, val, base, offset, n, x, codec) : 1;
+
+	if (rc == 0 && *x < 0)
+		*x = BS_X_NONE;
+	return rc;
+}
+
 /*
  * At BS_LEVEL_TRY_ALL and above, or without estimates, every candidate is
  * coded with bs_chunk_encode and the smallest kept.
  */
 int
 bs_delta_choose(int dtype, const uint8_t *val, const uint8_t *base,
-    uint64_t offset, size_t n, int level, uint8_t *res, uint8_t *coded,
-    size_t *coded_len, uint8_t *codec)
+    uint64_t offset, size_t n, int level, int force_x, int force_codec,
+    uint8_t *res, uint8_t *coded, size_t *coded_len, uint8_t *codec)
 {
 	/* the residual goes to buf[cur], the best so far stays in buf[at] and
 	 * its coded bytes in cbuf[at] */
@@ -275,9 +286,13 @@ bs_delta_choose(int dtype, const uint8_t *val, const uint8_t *base,
 	if (n == 0)
 		return BS_X_XOR;
 	if (level < BS_LEVEL_TRY_ALL) {
-		int x;
-		if ((ret = choose_by_estimate(dtype, val, base, offset, n, &x,
-		    &bestc)) < 0)
+		int x = force_x;
+		bestc = (uint8_t)force_codec;
+		ret = 0;
+		if (force_x < 0 || !bs_delta_transform_ok(force_x, dtype, offset, n))
+			ret = choose_by_estimate(dtype, val, base, offset, n, &x,
+			    &bestc);
+		if (ret < 0)
 			return ret;
 		if (ret == 0) {
 			if (x < 0)

@@ -104,6 +104,15 @@ if [ -z "$BS_QUICK" ]; then
 	    bs-patch --base "$FB/faceres.bf16.safetensors" | bs-reshard -o "$T/same" &&
 	    cmp "$T/same/faceres.bf16.safetensors" "$FB/faceres.bf16.safetensors"
 	ok $? "identical checkpoint: restored byte for byte"
+	# tensors of several chunks: the transform and codec are chosen once a tensor
+	bs-split -c 64K "$FB/faceres-deep.bf16.safetensors" > "$T/fc.raw"
+	bs-delta --base "$FB/faceres.bf16.safetensors" < "$T/fc.raw" | bs-encode > "$T/fc.patch" &&
+	    bs-patch --base "$FB/faceres.bf16.safetensors" < "$T/fc.patch" | cmp -s - "$T/fc.raw"
+	ok $? "64K chunks (tensors of many chunks): the patch restores the stream"
+	one=$(bs-info "$T/d$n.patch" | sed -n 's/.*coded \([0-9]*\) bytes.*/\1/p')
+	many=$(bs-info "$T/fc.patch" | sed -n 's/.*coded \([0-9]*\) bytes.*/\1/p')
+	[ "${many:-0}" -gt 0 ] && [ $((many * 100)) -lt $((one * 103)) ]
+	ok $? "... and codes within 3% of the 1 MiB chunks' patch ($many against $one)"
 fi
 
 # ------------------------------------------------------------ threads
