@@ -517,33 +517,6 @@ salvage(const char *part, struct bs_strlist *done, uint64_t **sizes)
 
 /* Collect the files of folder src (relative paths, as bs-split names
  * them), hidden entries skipped. */
-static void list_files(const char *root, const char *rel, struct bs_strlist *l);
-
-/* Bytes of a model: a file's size, or the sum over a folder's files; -1
- * when it cannot be told. */
-static long long
-src_bytes(const char *src)
-{
-	struct bs_strlist l = { 0 };
-	struct stat sb;
-	long long total = 0;
-
-	if (stat(src, &sb) < 0)
-		return -1;
-	if (!S_ISDIR(sb.st_mode))
-		return S_ISREG(sb.st_mode) ? (long long)sb.st_size : -1;
-	list_files(src, "", &l);
-	for (size_t i = 0; i < l.n; i++) {
-		char *f = bs_xmalloc(strlen(src) + strlen(l.v[i]) + 2);
-		sprintf(f, "%s/%s", src, l.v[i]);
-		if (stat(f, &sb) == 0 && S_ISREG(sb.st_mode))
-			total += sb.st_size;
-		free(f);
-	}
-	free_list(&l);
-	return total;
-}
-
 static void
 list_files(const char *root, const char *rel, struct bs_strlist *l)
 {
@@ -767,16 +740,8 @@ do_compress(int argc, char **argv)
 			arg(p, "-l"), arg(p, num(level));
 		stage(p, "bs-encode");
 		level_threads(p, 1);
-		if (ecc) {
-			/* bs-ecc on a pipe cannot see the size: a small model
-			 * gets blocks of its size over K, as a small file would */
-			long long raw = src_bytes(src);
+		if (ecc)
 			stage(p, "bs-ecc");
-			if (raw >= 0 && raw < (long long)BS_ECC_DEFAULT_K * BS_ECC_DEFAULT_BLOCK) {
-				long long blk = (raw / BS_ECC_DEFAULT_K + 65535) / 65536 * 65536;
-				arg(p, "-b"), arg(p, num(blk < 65536 ? 65536 : blk));
-			}
-		}
 		if (part)
 			bs_pipeline_append(p, part);
 		else {

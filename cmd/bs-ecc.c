@@ -20,7 +20,7 @@ static char **volatile operands;		/* kept reachable: bs_parse_args allocates it 
 static const struct bs_opt opts[] = {
 	{ 'k', "data", BS_OPT_INT, &k, "K", "data blocks per group (default 16)", NULL },
 	{ 'm', "parity", BS_OPT_INT, &m, "M", "parity blocks per group: how many may be lost (default 2)", NULL },
-	{ 'b', "block", BS_OPT_SIZE, &block, "SIZE", "block size, a multiple of 64 (default 1M; less for a small file)", NULL },
+	{ 'b', "block", BS_OPT_SIZE, &block, "SIZE", "block size, a multiple of 64 (default 1M; less for a member under K MiB)", NULL },
 	{ 0, "backend", BS_OPT_STR, &backend, "NAME", "isa_l_rs_cauchy or liberasurecode_rs_vand (default: the first available)", NULL },
 	{ 's', "sidecar", BS_OPT_STR, &sidecar, "FILE", "parity in FILE; the stream is left as it is", "file" },
 	{ 'r', "repair", BS_OPT_FLAG, &repair, NULL, "repair a damaged stream: write the original", NULL },
@@ -190,29 +190,10 @@ examine(const char *in)
 	return repair ? 0 : state ? 1 : 0;
 }
 
-/*
- * The default block: 1 MiB, or for a regular file smaller than K MiB the
- * size that makes it one group, rounded up to 64 KiB (at least 64 KiB): a
- * small stream then pays M such blocks, not M MiB.
- */
-static long long
-default_block(const char *in, long long kk)
-{
-	struct stat sb;
-	long long b;
-
-	if (strcmp(in, "-") == 0 ? fstat(STDIN_FILENO, &sb) < 0 : stat(in, &sb) < 0)
-		return BS_ECC_DEFAULT_BLOCK;
-	if (!S_ISREG(sb.st_mode) || sb.st_size >= kk * (long long)BS_ECC_DEFAULT_BLOCK)
-		return BS_ECC_DEFAULT_BLOCK;
-	b = (sb.st_size / kk + 65535) / 65536 * 65536;
-	return b < 65536 ? 65536 : b;
-}
-
 int
 main(int argc, char *argv[])
 {
-	struct bs_ecc_params p;
+	struct bs_ecc_params p = { 0 };
 	struct bs_err e = { 0, "" };
 	const char *in;
 	int rc;
@@ -233,8 +214,10 @@ main(int argc, char *argv[])
 		bs_die(2, "-k: K must be between 1 and 31");
 	if (m < 1 || m > 31)
 		bs_die(2, "-m: M must be between 1 and 31");
-	if (block < 0)
-		block = default_block(in, k);
+	if (block < 0) {	/* 1 MiB, less for a member shorter than K MiB */
+		block = BS_ECC_DEFAULT_BLOCK;
+		p.auto_block = 1;
+	}
 	if (block < BS_ECC_MIN_BLOCK || block > BS_ECC_MAX_BLOCK || block % 64)
 		bs_die(2, "--block: must be a multiple of 64 bytes from %u to %u", BS_ECC_MIN_BLOCK, BS_ECC_MAX_BLOCK);
 	p.k = (unsigned)k;

@@ -983,6 +983,9 @@ struct bs_ecc_params {
 	unsigned k, m;			/* data and parity blocks per group */
 	uint32_t block;			/* block size in bytes */
 	int backend;			/* liberasurecode's ec_backend_id_t */
+	int auto_block;			/* protecting: block is the largest; a member
+					 * shorter than K blocks gets the smallest
+					 * multiple of 64 KiB that holds it in K */
 };
 /* Backend name <-> id (only the two bs-ecc uses); "unknown" / 0. */
 const char *bs_ecc_backend_name(int id);

@@ -309,9 +309,29 @@ emit(struct prot *c, const uint8_t *meta, uint32_t mlen, const uint8_t *pl, uint
 	return 0;
 }
 
-/* Close the session: code the last group, write R. */
+static int end_session_blocks(struct prot *c);
+
+/* Close the session: code the last group, write R.  With auto_block, a
+ * member that fits in one group of full blocks is coded in K blocks of
+ * its size over K (64 KiB steps): its parity is M such blocks. */
 static int
 end_session(struct prot *c)
+{
+	uint32_t full = c->p.block;
+	int rc;
+
+	if (c->p.auto_block && c->n == 0 && c->fill > 0) {
+		uint64_t b = ((c->fill + c->p.k - 1) / c->p.k + 65535) / 65536 * 65536;
+		if (b < full)
+			c->p.block = (uint32_t)b;
+	}
+	rc = end_session_blocks(c);
+	c->p.block = full;
+	return rc;
+}
+
+static int
+end_session_blocks(struct prot *c)
 {
 	unsigned k = c->p.k, m = c->p.m, km = k + m;
 	uint32_t b = c->p.block;
@@ -561,6 +581,7 @@ parse_frame(const uint8_t *buf, uint64_t len, uint64_t pos, struct pf *f, struct
 		return -1;
 	k = get16(m + 4);
 	mm = get16(m + 6);
+	memset(pp, 0, sizeof *pp);
 	pp->k = k;
 	pp->m = mm;
 	pp->block = get32(m + 8);

@@ -185,13 +185,15 @@ for be in isa_l_rs_cauchy liberasurecode_rs_vand; do
 	bs-ecc -r "$T/d.bs" 2>/dev/null | cmp -s - "$T/s.bs"; ok $? "$be: 2500 zeroed bytes repaired with M=3, 1K blocks"
 done
 
-# the default block of a small regular file: one group, not M MiB of parity
+# the default block of a small member: one group, not M MiB of parity
 sz=$(stat -c %s "$T/s.bs")
 bs-ecc "$T/s.bs" > "$T/dflt.bs"; ok $? "bs-ecc at the defaults"
 psz=$(stat -c %s "$T/dflt.bs")
-[ "$psz" -lt $((sz + 3 * 65536 + sz / 4)) ]; ok $? "a small file costs M blocks of 64 KiB or of its size over K ($sz -> $psz bytes)"
-cat "$T/s.bs" | bs-ecc > "$T/pipe.bs"; ok $? "on a pipe: 1 MiB blocks"
-[ "$(stat -c %s "$T/pipe.bs")" -gt $((2 << 20)) ]; ok $? "... two of them for M = 2"
+[ "$psz" -lt $((sz + 3 * 65536 + sz / 4)) ]; ok $? "a small member costs M blocks of 64 KiB or of its size over K ($sz -> $psz bytes)"
+cat "$T/s.bs" | bs-ecc | cmp -s - "$T/dflt.bs"; ok $? "the same bytes from a pipe"
+bs-ecc -b 1M "$T/s.bs" > "$T/big.bs"
+[ "$(stat -c %s "$T/big.bs")" -gt $((2 << 20)) ]; ok $? "-b 1M: two 1 MiB parity blocks for M = 2"
+bs-ecc -r "$T/dflt.bs" 2>/dev/null | bs-ecc | cmp -s - "$T/dflt.bs"; ok $? "repaired and protected again: the same bytes"
 dd if=/dev/zero of="$T/dflt.bs" bs=1 seek=$((sz / 2)) count=3000 conv=notrunc 2>/dev/null
 bs-ecc -r "$T/dflt.bs" 2>/dev/null | cmp -s - "$T/s.bs"; ok $? "the default small-file protection repairs 3000 zeroed bytes"
 

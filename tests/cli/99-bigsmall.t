@@ -209,7 +209,8 @@ fi
 if have bs-ecc; then
 	bigsmall compress --ecc "$M" -o e.bs 2> err; st=$?
 	is "$st" 0 "compress --ecc"
-	bigsmall -n compress --ecc "$M" -o e2.bs | grep -q '| bs-encode | bs-ecc -b 65536 -o e2.bs$'; ok $? "... is bs-encode | bs-ecc -o OUT, with 64 KiB blocks for a small model"
+	bigsmall -n compress --ecc "$M" -o e2.bs | grep -q '| bs-encode | bs-ecc -o e2.bs$'; ok $? "... is bs-encode | bs-ecc -o OUT"
+	[ "$(stat -c %s e.bs)" -lt $(( $(bigsmall compress "$M" -o - 2>/dev/null | wc -c) * 3 / 2 )) ]; ok $? "... whose parity, for a small model, is well under the stream's size"
 	cp e.bs e2.bs
 	printf 'XXXXXXXX' | dd of=e2.bs bs=1 seek=100000 conv=notrunc 2> /dev/null
 	bigsmall repair e2.bs -o fixed.bs 2> err; st=$?
