@@ -112,7 +112,8 @@ protect(const char *in, const struct bs_ecc_params *p)
 			bs_die(2, "%s: cannot create: %s", sidecar, strerror(errno));
 	} else
 		fd = bs_out_open(output, force, &out);
-	rc = bs_ecc_protect(r, fd, side ? bs_output_fd(side) : -1, p, &st, &e);
+	rc = bs_ecc_protect(r, fd, side ? bs_output_fd(side) : -1,
+	    sidecar ? sidecar : output ? output : "<stdout>", p, &st, &e);
 	if (sidecar) {
 		if (rc == 0 && bs_output_commit(side) < 0)
 			bs_die(2, "%s: %s", sidecar, strerror(errno));
@@ -120,8 +121,6 @@ protect(const char *in, const struct bs_ecc_params *p)
 			bs_output_abort(side);
 	} else
 		bs_out_close(out, output, rc == 0);
-	if (rc == BS_EIO && strncmp(e.msg, "write error", 11) == 0)
-		bs_die(2, "%s: %s", sidecar ? sidecar : output ? output : "<stdout>", e.msg);
 	if (rc < 0)
 		bs_die(bs_err_status(rc), "%s", e.msg);
 	if (st.dropped)

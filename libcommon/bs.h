@@ -420,6 +420,10 @@ double bs_codec_estimate(const struct bs_codec *c, int dtype,
 #define BS_SAMPLE_BLOCK 4096
 size_t bs_sample_stride(size_t len);
 size_t bs_sample_copy(uint8_t *dst, const uint8_t *src, size_t len);
+/* The first block bytes of every stride bytes of src (len bytes) to dst;
+ * returns the length copied (at most len / stride * block + block). */
+size_t bs_copy_blocks(uint8_t *dst, const uint8_t *src, size_t len,
+    size_t block, size_t stride);
 /* The raw bytes of CHUNK frame f of a tensor of dtype: its payload when
  * the chunk is raw, else the payload decoded into buf (raw_len bytes).
  * NULL with *rc set when it does not decode. */
@@ -1008,10 +1012,12 @@ struct bs_ecc_stats {
  * sidecar stream (STREAM, PARITY..., INDEX, END) to side_fd.  Inline,
  * PARITY frames of the input that stand outside members are dropped.
  * Memory: K*B bytes and one frame; the parity of the current member waits
- * in a temporary file.  Returns 0 or an error with e->msg.
+ * in a temporary file.  out_name names the output (out_fd's, or the
+ * sidecar's) in messages.  Returns 0 or an error with e->msg.
  */
 int bs_ecc_protect(struct bs_reader *r, int out_fd, int side_fd,
-    const struct bs_ecc_params *p, struct bs_ecc_stats *st, struct bs_err *e);
+    const char *out_name, const struct bs_ecc_params *p,
+    struct bs_ecc_stats *st, struct bs_err *e);
 
 /*
  * The analysis of a protected input: data[dlen] is the protected stream

@@ -69,16 +69,24 @@ bs_sample_stride(size_t len)
 }
 
 size_t
-bs_sample_copy(uint8_t *dst, const uint8_t *src, size_t len)
+bs_copy_blocks(uint8_t *dst, const uint8_t *src, size_t len, size_t block,
+    size_t stride)
 {
-	size_t stride = bs_sample_stride(len), n = 0;
+	size_t n = 0;
 
 	for (size_t o = 0; o < len; o += stride) {
-		size_t k = len - o < BS_SAMPLE_BLOCK ? len - o : BS_SAMPLE_BLOCK;
+		size_t k = len - o < block ? len - o : block;
 		memcpy(dst + n, src + o, k);
 		n += k;
 	}
 	return n;
+}
+
+size_t
+bs_sample_copy(uint8_t *dst, const uint8_t *src, size_t len)
+{
+	return bs_copy_blocks(dst, src, len, BS_SAMPLE_BLOCK,
+	    bs_sample_stride(len));
 }
 
 struct sample {
@@ -181,13 +189,10 @@ double
 bs_codec_estimate(const struct bs_codec *c, int dtype, const uint8_t *sample,
     size_t sample_len, size_t raw_len)
 {
-	struct sample sm = { sample, sample_len, 1.0, NULL };
-
 	if (!c || !c->estimate)
 		return -1;
-	if (sample_len && sample_len < raw_len)
-		sm.scale = (double)raw_len / (double)sample_len;
-	return sample_est(c, dtype, &sm);
+	return c->estimate(dtype, sample, sample_len, sample_len &&
+	    sample_len < raw_len ? (double)raw_len / (double)sample_len : 1.0);
 }
 
 int

@@ -120,23 +120,10 @@ bs_delta_inverse(int x, int dtype, const uint8_t *res, const uint8_t *base,
 static const int cand[] = { BS_X_XOR, BS_X_SUB, BS_X_NONE };
 enum { NC = sizeof cand / sizeof cand[0] };
 
-/* The first THIN_BLOCK bytes of every THIN_STRIDE of src (len bytes) to
- * dst; returns the length copied. */
+/* The thinned sample: the first THIN_BLOCK bytes of every THIN_STRIDE. */
 #define THIN_BLOCK 1024
 #define THIN_STRIDE 4096
 #define THIN_MIN 16384	/* smaller samples are not thinned (too noisy) */
-static size_t
-thin(uint8_t *dst, const uint8_t *src, size_t len)
-{
-	size_t n = 0;
-
-	for (size_t o = 0; o < len; o += THIN_STRIDE) {
-		size_t k = len - o < THIN_BLOCK ? len - o : THIN_BLOCK;
-		memcpy(dst + n, src + o, k);
-		n += k;
-	}
-	return n;
-}
 
 /*
  * Below BS_LEVEL_TRY_ALL the candidates are judged by the codecs' estimates
@@ -158,7 +145,7 @@ choose_by_estimate(int dtype, const uint8_t *val, const uint8_t *base,
 {
 	const struct bs_codec *fc = bs_codec_for_dtype(dtype),
 	    *dc = bs_codec_by_id(BS_C_DELTA);
-	struct cand { int x; const struct bs_codec *c; double e; } cd[2 * NC];
+	struct cand { int x; const struct bs_codec *c; double e; int live; } cd[2 * NC];
 	unsigned nc = 0;
 	size_t sn = n, room = n;
 	const uint8_t *sv = val, *sb = base;
@@ -169,13 +156,14 @@ choose_by_estimate(int dtype, const uint8_t *val, const uint8_t *base,
 	*codec = BS_C_NONE;
 	if (!fc || !fc->estimate)
 		return 1;
-	for (size_t i = 0; i < NC; i++)
-		if (cand[i] != BS_X_NONE && dc->accepts(dtype) &&
-		    bs_delta_transform_ok(cand[i], dtype, offset, n))
-			cd[nc++] = (struct cand){ cand[i], dc, 0 };
-	for (size_t i = 0; i < NC; i++)
-		if (bs_delta_transform_ok(cand[i], dtype, offset, n))
-			cd[nc++] = (struct cand){ cand[i], fc, 0 };
+	/* grouped by transform, so that a stage makes each residual once */
+	for (size_t i = 0; i < NC; i++) {
+		if (!bs_delta_transform_ok(cand[i], dtype, offset, n))
+			continue;
+		if (cand[i] != BS_X_NONE && dc->accepts(dtype))
+			cd[nc++] = (struct cand){ cand[i], dc, 0, 1 };
+		cd[nc++] = (struct cand){ cand[i], fc, 0, 1 };
+	}
 	if (bs_sample_stride(n) > BS_SAMPLE_BLOCK)
 		room = n / 2 + BS_SAMPLE_BLOCK;
 	if (!(own = malloc(3 * room)))
@@ -187,8 +175,8 @@ choose_by_estimate(int dtype, const uint8_t *val, const uint8_t *base,
 		sv = own;
 		sb = own + room;
 	}
-	/* estimate every candidate on the thinned sample; mark the
-	 * contenders (e = -1) for the whole sample */
+	/* estimate every candidate on the thinned sample; those left live
+	 * are judged again on the whole sample */
 	if (sn >= THIN_MIN) {
 		size_t tr = sn / 4 + THIN_BLOCK, tn;
 		if (!(thinbuf = malloc(3 * tr))) {
@@ -196,8 +184,8 @@ choose_by_estimate(int dtype, const uint8_t *val, const uint8_t *base,
 			return BS_ENOMEM;
 		}
 		uint8_t *tv = thinbuf, *tb = thinbuf + tr, *tres = thinbuf + 2 * tr;
-		tn = thin(tv, sv, sn);
-		thin(tb, sb, sn);
+		tn = bs_copy_blocks(tv, sv, sn, THIN_BLOCK, THIN_STRIDE);
+		bs_copy_blocks(tb, sb, sn, THIN_BLOCK, THIN_STRIDE);
 		int made = -1;
 		for (unsigned k = 0; k < nc; k++) {
 			const uint8_t *v = tv;
@@ -213,7 +201,7 @@ choose_by_estimate(int dtype, const uint8_t *val, const uint8_t *base,
 		}
 		unsigned left = 0, one = 0;
 		for (unsigned k = 0; k < nc; k++)
-			if (cd[k].e <= best * THIN_MARGIN) {
+			if ((cd[k].live = cd[k].e <= best * THIN_MARGIN)) {
 				left++;
 				one = k;
 			}
@@ -224,16 +212,12 @@ choose_by_estimate(int dtype, const uint8_t *val, const uint8_t *base,
 			*codec = best >= (double)n ? BS_C_NONE : cd[one].c->id;
 			return 0;
 		}
-		for (unsigned k = 0; k < nc; k++)
-			cd[k].e = cd[k].e <= best * THIN_MARGIN ? -1 : 0;
-	} else
-		for (unsigned k = 0; k < nc; k++)
-			cd[k].e = -1;
+	}
 	/* the contenders on the whole sample */
 	int made = -1;
 	for (unsigned k = 0; k < nc; k++) {
 		const uint8_t *v = sv;
-		if (cd[k].e == 0)
+		if (!cd[k].live)
 			continue;
 		if (cd[k].x != BS_X_NONE) {
 			if (made != cd[k].x)

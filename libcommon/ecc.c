@@ -226,6 +226,7 @@ meta_fixed(uint8_t *mt, int kind, const struct bs_ecc_params *p, int flags,
 struct prot {
 	struct bs_ecc_params p;
 	int desc, sidecar, out_fd;
+	const char *out_name;		/* of out_fd, or of the sidecar */
 	struct bs_writer *side;
 	uint8_t *group;			/* K*B bytes */
 	size_t fill;
@@ -299,13 +300,13 @@ emit(struct prot *c, const uint8_t *meta, uint32_t mlen, const uint8_t *pl, uint
 		memcpy(c->fbuf + BS_FRAME_HEADER + mlen, pl, plen);
 		put64(c->fbuf + BS_FRAME_HEADER + mlen + plen, bs_xxh64(pl, plen));
 		if (bs_write_all(c->out_fd, c->fbuf, tot) < 0)
-			return bs_err_set(c->e, BS_EIO, "write error: %s", strerror(errno));
+			return bs_err_set(c->e, BS_EIO, "%s: write error: %s", c->out_name, strerror(errno));
 		return 0;
 	}
 	put64(trailer, bs_xxh64(pl, plen));
 	if (bs_write_all(c->out_fd, c->fbuf, BS_FRAME_HEADER + mlen) < 0 ||
 	    bs_write_all(c->out_fd, pl, plen) < 0 || bs_write_all(c->out_fd, trailer, 8) < 0)
-		return bs_err_set(c->e, BS_EIO, "write error: %s", strerror(errno));
+		return bs_err_set(c->e, BS_EIO, "%s: write error: %s", c->out_name, strerror(errno));
 	return 0;
 }
 
@@ -389,7 +390,7 @@ feed(struct prot *c, const uint8_t *p, size_t len)
 	int rc;
 
 	if (!c->sidecar && bs_write_all(c->out_fd, p, len) < 0)
-		return bs_err_set(c->e, BS_EIO, "write error: %s", strerror(errno));
+		return bs_err_set(c->e, BS_EIO, "%s: write error: %s", c->out_name, strerror(errno));
 	c->st->data_bytes += len;
 	c->L += len;
 	while (len) {
@@ -406,7 +407,8 @@ feed(struct prot *c, const uint8_t *p, size_t len)
 
 int
 bs_ecc_protect(struct bs_reader *r, int out_fd, int side_fd,
-    const struct bs_ecc_params *p, struct bs_ecc_stats *st, struct bs_err *e)
+    const char *out_name, const struct bs_ecc_params *p,
+    struct bs_ecc_stats *st, struct bs_err *e)
 {
 	struct prot c;
 	struct bs_frame *f;
@@ -419,6 +421,7 @@ bs_ecc_protect(struct bs_reader *r, int out_fd, int side_fd,
 	c.st = st;
 	c.e = e;
 	c.out_fd = out_fd;
+	c.out_name = out_name;
 	c.sidecar = side_fd >= 0;
 	if ((c.desc = ec_open(p, &templ, e)) < 0)
 		return c.desc;
@@ -435,7 +438,7 @@ bs_ecc_protect(struct bs_reader *r, int out_fd, int side_fd,
 		goto out;
 	}
 	if (c.sidecar) {
-		if (!(c.side = bs_writer_open_fd(side_fd, "sidecar")) ||
+		if (!(c.side = bs_writer_open_fd(side_fd, out_name)) ||
 		    bs_writer_stream(c.side, p->block) < 0) {
 			rc = bs_err_set(e, BS_EIO, "sidecar: %s", c.side ? bs_writer_errmsg(c.side) : "out of memory");
 			goto out;

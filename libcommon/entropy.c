@@ -224,13 +224,11 @@ struct bw {
 	uint64_t acc;
 	unsigned nb;
 	int over;
-	size_t bits;	/* put so far */
 };
 
 static void
 bw_put(struct bw *w, uint32_t v, unsigned n)
 {
-	w->bits += n;
 	w->acc |= (uint64_t)v << w->nb;
 	w->nb += n;
 	while (w->nb >= 8) {
@@ -351,34 +349,30 @@ freq_put(struct bw *w, const uint32_t *freq, unsigned nsym, unsigned i,
 		bw_put(w, f & ((1u << (nb - 1)) - 1), nb - 1);
 }
 
-/* The table with the present symbols idx[0..present) (ascending). */
+/* The table in the given mode. */
 static void
 table_put_mode(struct bw *w, const uint32_t *freq, unsigned nsym,
-    unsigned scale, const uint16_t *idx, unsigned present, int mirror,
-    unsigned kd)
+    unsigned scale, unsigned present, int mirror, unsigned kd)
 {
-	unsigned pnb = 0;
+	unsigned pnb = 0, seen = 0, prev = 0;
 
 	bw_put(w, scale - 1, 4);
 	bw_put(w, (unsigned)mirror, 1);
 	if (mirror)
 		bw_put(w, kd, 3);
 	bw_gamma(w, present);
-	for (unsigned k = 0; k < present; k++) {
-		bw_gamma(w, k ? (unsigned)idx[k] - idx[k - 1] : idx[0] + 1u);
-		if (k + 1 < present)
-			freq_put(w, freq, nsym, idx[k], mirror, kd, &pnb);
+	for (unsigned i = 0; i < nsym && seen < present; i++) {
+		if (!freq[i])
+			continue;
+		bw_gamma(w, seen ? i - prev : i + 1);
+		prev = i;
+		if (++seen < present)
+			freq_put(w, freq, nsym, i, mirror, kd, &pnb);
 	}
 }
 
-/* Bits of bw_gamma(v). */
-static inline unsigned
-gamma_bits(uint32_t v)
-{
-	return 2 * bitlen(v) - 1;
-}
-
-/* Bits of a bit length L coded against the previous *pnb (freq_put). */
+/* Bits of a bit length L coded against the previous *pnb, as freq_put
+ * codes it. */
 static inline unsigned
 nb_bits(unsigned L, unsigned *pnb)
 {
@@ -388,41 +382,23 @@ nb_bits(unsigned L, unsigned *pnb)
 	return b + L - 1;
 }
 
-/* Put a table into w (no padding), in its shortest mode: the sizes of
- * plain mode and of mirror mode with every kd, counted in one pass. */
+/* Put a table into w (no padding), in its shortest mode: the bits that
+ * differ between plain mode and mirror mode with every kd (the
+ * frequencies; the gaps are the same) counted in one pass, as freq_put
+ * would write them. */
 static void
 table_put(struct bw *w, const uint32_t *freq, unsigned nsym, unsigned scale,
     unsigned present)
 {
-	uint16_t stackidx[512], *idx = stackidx;
-	unsigned np = 0, pn0 = 0, pn1 = 0, half = nsym / 2, bk = 0;
+	unsigned seen = 0, pn0 = 0, pn1 = 0, half = nsym / 2, bk = 0;
 	size_t plain = 0, mir[8] = { 0 };
 	int can = nsym % 2 == 0 && nsym >= 2;
 
-	if (present > 512 && !(idx = malloc(present * sizeof *idx))) {
-		/* no memory for the list: plain mode, straight from freq */
-		unsigned pnb = 0, seen = 0, prev = 0;
-		bw_put(w, scale - 1, 4);
-		bw_put(w, 0, 1);
-		bw_gamma(w, present);
-		for (unsigned i = 0; i < nsym; i++) {
-			if (!freq[i])
-				continue;
-			bw_gamma(w, seen ? i - prev : i + 1);
-			prev = i;
-			if (++seen < present)
-				freq_put(w, freq, nsym, i, 0, 0, &pnb);
-		}
-		return;
-	}
-	for (unsigned i = 0; i < nsym && np < present; i++)
-		if (freq[i])
-			idx[np++] = (uint16_t)i;
-	/* what differs between the modes: the frequencies (gaps and the
-	 * header are the same but for mirror mode's 3 bits of kd) */
-	for (unsigned k = 0; k + 1 < np; k++) {
-		unsigned i = idx[k];
+	for (unsigned i = 0; i < nsym && seen + 1 < present; i++) {
 		uint32_t f = freq[i];
+		if (!f)
+			continue;
+		seen++;
 		plain += nb_bits(bitlen(f), &pn0);
 		if (can && i >= half && freq[i - half]) {
 			uint32_t p = freq[i - half];
@@ -440,10 +416,8 @@ table_put(struct bw *w, const uint32_t *freq, unsigned nsym, unsigned scale,
 	for (unsigned kd = 1; kd < 8; kd++)
 		if (mir[kd] < mir[bk])
 			bk = kd;
-	table_put_mode(w, freq, nsym, scale, idx, np,
+	table_put_mode(w, freq, nsym, scale, present,
 	    can && mir[bk] + 3 < plain, bk);
-	if (idx != stackidx)
-		free(idx);
 }
 
 /* Write the table; returns bytes or 0 if it does not fit. */
@@ -451,7 +425,7 @@ static size_t
 table_write(const uint32_t *freq, unsigned nsym, unsigned scale,
     unsigned present, uint8_t *out, size_t cap)
 {
-	struct bw w = { out, out + cap, 0, 0, 0, 0 };
+	struct bw w = { out, out + cap, 0, 0, 0 };
 
 	table_put(&w, freq, nsym, scale, present);
 	bw_flush(&w);
