@@ -1044,12 +1044,4 @@ int bs_ecc_write(const struct bs_ecc *x, int fd, struct bs_err *e);
 int bs_ecc_list(const struct bs_ecc *x, FILE *f);
 void bs_ecc_free(struct bs_ecc *x);
 
-/* --------------------------------------------------------- delta (speed) */
-
-/* Bytes the delta codec (BS_C_DELTA) would code raw_len bytes of 16-bit
- * residuals to, from their histogram alone (one pass, no coding): its own
- * estimate, within a few bytes of the coded length. */
-double bs_delta_codec_estimate(const uint8_t *raw, size_t raw_len,
-    double scale);
-
 #endif
