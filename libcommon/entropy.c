@@ -1354,7 +1354,7 @@ hist_top(const uint8_t *raw, size_t n, unsigned width, unsigned bmax,
 	size_t i = 0;
 
 	memset(cnt, 0, sizeof *cnt << bmax);
-	if (width == 2) {
+	if (width == 2 && n >= (8u << bmax)) {
 		memset(tmp, 0, sizeof *tmp << bmax);
 		for (; i + 4 <= n; i += 4) {
 			uint64_t v = ld64(raw + 2 * i);
@@ -1992,10 +1992,15 @@ split_hist(const uint8_t *raw, size_t n, unsigned width, unsigned bmin,
 	/* the present symbols as a list (counts in cb[0], symbols in cb[1]),
 	 * folded one bit at a time: each b costs its present symbols, not
 	 * 2^b, and gives the same estimate as bs_ent_estimate */
-	for (unsigned s = 0; s < (1u << bmax); s++) {
-		cb[0][np] = cnt[s];
-		cb[1][np] = s;
-		np += cnt[s] != 0;
+	for (unsigned s0 = 0; s0 < (1u << bmax); s0 += 8) {
+		if (bmax >= 3 && !(ld64((uint8_t *)(cnt + s0)) | ld64((uint8_t *)(cnt + s0 + 2)) |
+		    ld64((uint8_t *)(cnt + s0 + 4)) | ld64((uint8_t *)(cnt + s0 + 6))))
+			continue;	/* most bins are empty */
+		for (unsigned s = s0; s < s0 + 8 && s < (1u << bmax); s++) {
+			cb[0][np] = cnt[s];
+			cb[1][np] = s;
+			np += cnt[s] != 0;
+		}
 	}
 	for (unsigned b = bmax; b >= bmin; b--) {
 		if (b < bmax) {
