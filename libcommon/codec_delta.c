@@ -183,7 +183,7 @@ delta_encode(int dtype, const uint8_t *raw, size_t raw_len, uint8_t *out,
 	uint64_t extra[2][3];
 	double best;
 	int bz = 0, bk = 0;
-	uint8_t *sym;
+	uint16_t *sym;
 	uint64_t acc = 0;
 	unsigned used = 0;
 	long s;
@@ -197,24 +197,46 @@ delta_encode(int dtype, const uint8_t *raw, size_t raw_len, uint8_t *out,
 	nbits = (size_t)extra[bz][bk];
 	if (5 + (nbits + 7) / 8 + t >= cap)
 		return 0;
-	if (!(sym = malloc(n + (nbits + 7) / 8 + 8)))
+	if (!(sym = malloc(2 * n + (nbits + 7) / 8 + 8)))
 		return BS_ENOMEM;
-	/* symbols and low bits in one pass; the low bits go to the end of
-	 * sym's buffer, 32 bits at a time (branch-free: a word is stored at
-	 * every value and the pointer moves when it is full), and move behind
-	 * the rANS section.  Per magnitude class L: rt the low bits stored,
-	 * tm the mask of the top bits kept in the symbol. */
+	/* symbols (16-bit, for the SIMD encoder) and low bits in one pass;
+	 * the low bits go to the end of sym's buffer, 32 bits at a time
+	 * (branch-free: a word is stored at every pair of values and the
+	 * pointer moves when it is full), and move behind the rANS section.
+	 * Per magnitude class L: rt the low bits stored, tm the mask of the
+	 * top bits kept in the symbol. */
 	uint8_t rt[17], tm[17];
 	for (unsigned L = 0; L <= 16; L++) {
 		unsigned k = L > 1 ? (L - 1 < (unsigned)bk ? L - 1 : (unsigned)bk) : 0;
 		rt[L] = (uint8_t)(L > 1 + k ? L - 1 - k : 0);
 		tm[L] = (uint8_t)((1u << k) - 1);
 	}
-	uint8_t *low = sym + n, *lp = low;
-	for (size_t i = 0; i < n; i++) {
-		unsigned v = get16(raw + 2 * i), w = bz ? zz16(v) : v;
-		unsigned L = 31 - (unsigned)__builtin_clz(2 * w + 1), r = rt[L];
-		sym[i] = (uint8_t)(L << bk | ((w >> r) & tm[L]));
+	uint8_t *low = (uint8_t *)(sym + n), *lp = low;
+#define ONE(v, w, r, q) do {						\
+	(w) = bz ? zz16(v) : (v);					\
+	unsigned L_ = 31 - (unsigned)__builtin_clz(2 * (w) + 1);	\
+	(r) = rt[L_];							\
+	(q) = (uint16_t)(L_ << bk | (((w) >> (r)) & tm[L_]));		\
+} while (0)
+	size_t i = 0;
+	for (; i + 2 <= n; i += 2) {
+		unsigned v0 = get16(raw + 2 * i), v1 = get16(raw + 2 * i + 2);
+		unsigned w0, w1, r0, r1;
+		ONE(v0, w0, r0, sym[i]);
+		ONE(v1, w1, r1, sym[i + 1]);
+		uint64_t bits = (w0 & ((1u << r0) - 1)) |
+		    (uint64_t)(w1 & ((1u << r1) - 1)) << r0;
+		acc |= bits << used;
+		used += r0 + r1;
+		put32(lp, (uint32_t)acc);
+		unsigned full = used >> 5;
+		lp += 4 * full;
+		acc >>= 32 * full;
+		used &= 31;
+	}
+	for (; i < n; i++) {
+		unsigned v = get16(raw + 2 * i), w, r;
+		ONE(v, w, r, sym[i]);
 		acc |= (uint64_t)(w & ((1u << r) - 1)) << used;
 		used += r;
 		put32(lp, (uint32_t)acc);
@@ -223,6 +245,7 @@ delta_encode(int dtype, const uint8_t *raw, size_t raw_len, uint8_t *out,
 		acc >>= 32 * full;
 		used &= 31;
 	}
+#undef ONE
 	while (used > 0) {
 		*lp++ = (uint8_t)acc;
 		acc >>= 8;
@@ -231,7 +254,9 @@ delta_encode(int dtype, const uint8_t *raw, size_t raw_len, uint8_t *out,
 	out[0] = (uint8_t)(bk | bz << 2);
 	memset(cnt256, 0, sizeof cnt256);
 	memcpy(cnt256, cnt[bz][bk], NSYM(bk) * sizeof cnt256[0]);
-	s = bs_ent_encode8(sym, n, cnt256, BS_ENT_DEF_SCALE, out + 5, cap - 5 - t);
+	/* nsym 256: the section bs_ent_encode8 writes, by the SIMD coder */
+	s = bs_ent_encode16((const uint8_t *)sym, n, 0, cnt256, 256,
+	    BS_ENT_DEF_SCALE, out + 5, cap - 5 - t);
 	if (s <= 0) {
 		free(sym);
 		return s;
