@@ -2048,6 +2048,12 @@ bs_split_estimate(const uint8_t *raw, size_t n, unsigned width,
 	    bmin > bmax || n < 16)
 		return 8.0 * width * n * scale;
 	bmax = split_bmax(n, bmin, bmax);
+	/* a short sample: symbols of 11 or 12 bits hardly ever win there
+	 * (their tables cost more than they save), and the histogram's
+	 * 2^bmax bins would cost more than the values */
+	unsigned cap = n < 4096 ? 10 : n < 16384 ? 11 : bmax;
+	if (bmax > cap)
+		bmax = bmin > cap ? bmin : cap;
 	if (!(cnt = malloc(3 * sizeof *cnt << bmax)))
 		return 8.0 * width * n * scale;
 	split_hist(raw, n, width, bmin, bmax, scale, cnt, est, &best, &second);
