@@ -634,22 +634,13 @@ main(int argc, char *argv[])
 		bs_die(2, "out of memory");
 	while ((rc = bs_reader_next(c.r, &f)) == 0) {
 		switch (f->type) {
-		case BS_F_TENSOR:
-			if (c.tensor)
-				bs_die(1, "%s: frame %llu: tensor record inside a tensor",
-				    bs_reader_name(c.r), (unsigned long long)f->number);
+		case BS_F_TENSOR:	/* the reader checks the nesting */
 			on_tensor(&c, f);
 			break;
 		case BS_F_CHUNK:
-			if (!c.tensor)
-				bs_die(1, "%s: frame %llu: chunk outside a tensor",
-				    bs_reader_name(c.r), (unsigned long long)f->number);
 			on_chunk(&c, f);
 			break;
 		case BS_F_TEND:
-			if (!c.tensor)
-				bs_die(1, "%s: frame %llu: tensor end outside a tensor",
-				    bs_reader_name(c.r), (unsigned long long)f->number);
 			on_tend(&c, f);
 			break;
 		case BS_F_FILE:

@@ -393,22 +393,13 @@ main(int argc, char *argv[])
 			c.chunk_size = f->u.stream.chunk_size;
 			submit(&c, job_new(J_COPY, f), 0);
 			break;
-		case BS_F_TENSOR:
-			if (c.tensor)
-				bs_die(1, "%s: frame %llu: tensor record inside a tensor",
-				    bs_reader_name(c.r), (unsigned long long)f->number);
+		case BS_F_TENSOR:	/* the reader checks the nesting */
 			on_tensor(&c, f);
 			break;
 		case BS_F_CHUNK:
-			if (!c.tensor)
-				bs_die(1, "%s: frame %llu: chunk outside a tensor",
-				    bs_reader_name(c.r), (unsigned long long)f->number);
 			on_chunk(&c, f);
 			break;
 		case BS_F_TEND:
-			if (!c.tensor)
-				bs_die(1, "%s: frame %llu: tensor end outside a tensor",
-				    bs_reader_name(c.r), (unsigned long long)f->number);
 			c.tensor = NULL;
 			submit(&c, job_new(J_TEND, f), 0);
 			break;
