@@ -179,7 +179,8 @@ struct ctx {
 	const struct bs_model_file *bfile;
 	struct job **held;
 	size_t nheld, cap_held, file_refs;
-	uint64_t tensors, refs, deltas, whole, files_ref;
+	/* [0] tensors, [1] blobs */
+	uint64_t tensors[2], refs[2], deltas, whole[2], files_ref;
 };
 
 static void
@@ -389,7 +390,7 @@ on_tensor(struct ctx *c, struct bs_frame *f)
 	c->written = 0;
 	c->tx = c->tcodec = -1;
 	c->npending = 0;
-	c->tensors++;
+	c->tensors[t->kind == BS_T_BLOB]++;
 	bs_xxh128_reset(c->h);
 	m = bs_model_find(c->base, t->name, t->name_len, t->kind == BS_T_BLOB);
 	if (m && (t->kind == BS_T_BLOB ? (t->size == BS_SIZE_UNKNOWN || t->size == m->size) : same_shape(t, m))) {
@@ -398,7 +399,7 @@ on_tensor(struct ctx *c, struct bs_frame *f)
 		c->match = m;
 		return;			/* kind decided by the chunks */
 	}
-	c->whole++;
+	c->whole[t->kind == BS_T_BLOB]++;
 	stop_holding(c);
 	/* written as read; the frame stays with c->tensor until its TEND */
 	struct job *j = job_new(J_COPY);
@@ -462,7 +463,7 @@ on_chunk(struct ctx *c, struct bs_frame *f)
 	if (!c->written) {
 		/* it differs: a delta (a blob travels whole) */
 		put_tensor(c, blob ? BS_T_BLOB : BS_T_DELTA);
-		blob ? c->whole++ : c->deltas++;
+		blob ? c->whole[1]++ : c->deltas++;
 		flush_pending(c, blob);
 	}
 	j = job_new(blob ? J_CHUNK : J_DELTA);
@@ -514,11 +515,11 @@ on_tend(struct ctx *c, struct bs_frame *f)
 		if (j->te.size != c->match->size) {
 			/* a blob that ends before its base's: whole */
 			put_tensor(c, BS_T_BLOB);
-			c->whole++;
+			c->whole[1]++;
 			flush_pending(c, 1);
 		} else {
 			put_tensor(c, BS_T_REF);
-			c->refs++;
+			c->refs[t->kind == BS_T_BLOB]++;
 			c->file_refs++;
 			j->te.chunks = 0;
 			j->f = NULL;
@@ -673,8 +674,12 @@ main(int argc, char *argv[])
 	bs_writer_free(c.w);
 	bs_out_close(out, output, 1);
 	bs_info("%s: %llu tensors against %s: %llu references, %llu deltas, %llu whole",
-	    bs_reader_name(c.r), (unsigned long long)c.tensors, base_path,
-	    (unsigned long long)c.refs, (unsigned long long)c.deltas, (unsigned long long)c.whole);
+	    bs_reader_name(c.r), (unsigned long long)c.tensors[0], base_path,
+	    (unsigned long long)c.refs[0], (unsigned long long)c.deltas, (unsigned long long)c.whole[0]);
+	if (c.tensors[1])
+		bs_info("%s: %llu blob%s (files other than safetensors): %llu references, %llu whole",
+		    bs_reader_name(c.r), (unsigned long long)c.tensors[1], c.tensors[1] == 1 ? "" : "s",
+		    (unsigned long long)c.refs[1], (unsigned long long)c.whole[1]);
 	if (c.files_ref)
 		bs_info("%s: %llu files identical to the base's, written as file references",
 		    bs_reader_name(c.r), (unsigned long long)c.files_ref);

@@ -464,6 +464,7 @@ struct rec {
 	char *raw;			/* the name's bytes */
 	uint32_t raw_len;
 	uint8_t kind;
+	int blob;			/* a file's bytes (dtype BYTES), not a tensor */
 	int hash_ok;			/* every raw byte seen, hash checkable */
 	const struct bs_model_entry *base;	/* a delta's base tensor, with --base */
 	uint64_t offset;		/* of its first frame, from member start */
@@ -490,7 +491,7 @@ static struct checker {
 	size_t nix, capix, open_ix_file, open_ix_tensor;
 	/* counts */
 	uint64_t members, frames, chunks, raw_bytes;
-	uint64_t tensors, t_ok, t_bad, t_payload_only, t_delta, f_ref;
+	uint64_t tensors, blobs, t_ok, t_bad, t_payload_only, t_delta, f_ref;
 	uint64_t files, f_ok, f_bad, f_unchecked;
 	uint64_t a_tensors, a_files;	/* --against: differ, extra or missing */
 } ck;
@@ -578,6 +579,7 @@ close_tensor(int lost)
 		return;
 	if (lost) {
 		ck.tensors++;
+		ck.blobs += ck.t.blob;
 		ck.t_bad++;
 		if (ck.f.open)
 			ck.f.hash_ok = 0;
@@ -790,6 +792,7 @@ on_frame(struct job *j)
 		memcpy(ck.t.raw, t->name, t->name_len);
 		ck.t.raw_len = t->name_len;
 		ck.t.kind = t->kind;
+		ck.t.blob = t->dtype == BS_DT_BYTES;
 		ck.t.hash_ok = j->decode && (t->kind == BS_T_TENSOR || t->kind == BS_T_BLOB);
 		bs_xxh128_reset(ck.xh);
 		if (t->kind == BS_T_DELTA || t->kind == BS_T_REF) {
@@ -842,6 +845,7 @@ on_frame(struct job *j)
 	case BS_F_TEND: {
 		const struct bs_tend_info *te = &f->u.tend;
 		ck.tensors++;
+		ck.blobs += ck.t.blob;
 		if (ck.t.bad) {
 			ck.t_bad++;
 			ck.f.bad = ck.f.open;
@@ -1110,15 +1114,18 @@ main(int argc, char *argv[])
 		}
 	}
 	if (bs_verbose >= 0) {
-		char only[64] = "", unbuilt[64] = "";
+		char only[64] = "", unbuilt[64] = "", blobs[48] = "";
 		if (ck.t_payload_only)
 			snprintf(only, sizeof only, " (%llu with payload checks only)", (unsigned long long)ck.t_payload_only);
 		if (ck.f_unchecked)
 			snprintf(unbuilt, sizeof unbuilt, " (%llu not rebuilt)", (unsigned long long)ck.f_unchecked);
-		fprintf(rep, "%s: %llu tensors: %llu ok%s, %llu bad; %llu files: %llu ok%s, %llu bad; "
+		if (ck.blobs)	/* counted apart, as bs-info does */
+			snprintf(blobs, sizeof blobs, " and %llu blob%s", (unsigned long long)ck.blobs,
+			    ck.blobs == 1 ? "" : "s");
+		fprintf(rep, "%s: %llu tensors%s: %llu ok%s, %llu bad; %llu file%s: %llu ok%s, %llu bad; "
 		    "%llu raw bytes, %llu stream bytes; %.2f s\n",
-		    in, (unsigned long long)ck.tensors, (unsigned long long)ck.t_ok, only,
-		    (unsigned long long)ck.t_bad, (unsigned long long)ck.files,
+		    in, (unsigned long long)(ck.tensors - ck.blobs), blobs, (unsigned long long)ck.t_ok, only,
+		    (unsigned long long)ck.t_bad, (unsigned long long)ck.files, ck.files == 1 ? "" : "s",
 		    (unsigned long long)(ck.f_ok + ck.f_unchecked), unbuilt, (unsigned long long)ck.f_bad,
 		    (unsigned long long)ck.raw_bytes, (unsigned long long)nread, bs_now() - t0);
 		if (against)

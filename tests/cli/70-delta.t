@@ -22,12 +22,17 @@ rt() {
 	bs-patch --base "$base" < "$o.patch" | cmp -s - "$o.raw"
 	ok $? "$desc: bs-patch decodes an encoded patch itself"
 }
-# kinds: "references deltas whole" from bs-delta -v of the last rt
-kinds() { sed -n 's/.*: \([0-9]*\) references, \([0-9]*\) deltas, \([0-9]*\) whole$/\1 \2 \3/p' "$T/d$n.err"; }
+# kinds: "references deltas whole" of the tensors, then "/ references
+# whole" of the blobs when there are any, from bs-delta -v of the last rt
+kinds() {
+	sed -n -e 's/.*: \([0-9]*\) references, \([0-9]*\) deltas, \([0-9]*\) whole$/\1 \2 \3/p' \
+	    -e 's/.* blobs* (files other than safetensors): \([0-9]*\) references, \([0-9]*\) whole$/\/ \1 \2/p' \
+	    "$T/d$n.err" | paste -sd' '
+}
 
 # ---------------------------------------------------------- real pairs
 rt "$S/stories260k-ft" "$S/stories260k" "stories260k fine-tune"
-is "$(kinds)" "4 47 0" "stories260k: 4 blobs referenced, 47 tensors as deltas"
+is "$(kinds)" "0 47 0 / 4 0" "stories260k: 4 blobs referenced, 47 tensors as deltas"
 rm -rf "$T/restored"
 bs-patch --base "$S/stories260k" < "$T/d$n.patch" | bs-reshard -o "$T/restored" &&
     diff -r "$T/restored" "$S/stories260k-ft" >&2
@@ -153,24 +158,24 @@ mkft() {	# mkft NAME TENSORS...: a fine-tune folder with the base's blobs
 }
 mkft same "w:BF16:64,64" "b:F32:100" "c:U8:10" "h:F16:300" "q:F4:8"
 rt "$G/same" "$G/base" "identical model"
-is "$(kinds)" "7 0 0" "identical model: every tensor and blob a reference"
+is "$(kinds)" "5 0 0 / 2 0" "identical model: every tensor and blob a reference"
 
 mkft one "w:BF16:64,64" "b:F32:100" "c:U8:10" "h:F16:300" "q:F4:8"
 perl -e 'open F, "+<", $ARGV[0] or die; seek F, -3, 2; print F "\x11\x22\x33"' "$G/one/model.safetensors"
 rt "$G/one" "$G/base" "one tensor changed"
-is "$(kinds)" "6 1 0" "one tensor changed: one delta, the rest references"
+is "$(kinds)" "4 1 0 / 2 0" "one tensor changed: one delta, the rest references"
 
 mkft added "w:BF16:64,64" "b:F32:100" "c:U8:10" "h:F16:300" "q:F4:8" "new:BF16:7,3"
 rt "$G/added" "$G/base" "a tensor added"
-is "$(kinds)" "7 0 1" "a tensor added: it travels whole"
+is "$(kinds)" "5 0 1 / 2 0" "a tensor added: it travels whole"
 
 mkft removed "w:BF16:64,64" "b:F32:100" "c:U8:10"
 rt "$G/removed" "$G/base" "tensors removed"
-is "$(kinds)" "5 0 0" "tensors removed: the others are references"
+is "$(kinds)" "3 0 0 / 2 0" "tensors removed: the others are references"
 
 mkft reshaped "w:BF16:32,128" "b:F32:100" "c:U8:10" "h:F16:300" "q:F4:8"
 rt "$G/reshaped" "$G/base" "a tensor reshaped"
-is "$(kinds)" "6 0 1" "a tensor reshaped: it travels whole"
+is "$(kinds)" "4 0 1 / 2 0" "a tensor reshaped: it travels whole"
 
 mkft retyped "w:BF16:64,64" "b:I32:100" "c:U8:10" "h:F16:300" "q:F4:8"
 rt "$G/retyped" "$G/base" "a dtype changed"
@@ -180,7 +185,7 @@ mkft blobs "w:BF16:64,64" "b:F32:100" "c:U8:10" "h:F16:300" "q:F4:8"
 echo '{"model_type": "changed"}' > "$G/blobs/config.json"
 echo 'new file' > "$G/blobs/README.md"
 rt "$G/blobs" "$G/base" "blobs changed and added"
-is "$(kinds)" "6 0 2" "blobs changed and added: they travel whole"
+is "$(kinds)" "5 0 0 / 1 2" "blobs changed and added: they travel whole"
 rm -rf "$T/rb"
 bs-patch --base "$G/base" < "$T/d$n.patch" | bs-reshard -o "$T/rb" && diff -r "$T/rb" "$G/blobs" >&2
 ok $? "blobs changed: restored folder identical"
@@ -191,7 +196,7 @@ perl -e 'open F, "+<", $ARGV[0] or die; binmode F; read F, $l, 8; $h = unpack "Q
 	seek F, 8 + $h, 0; local $/; $d = <F>; $d =~ s/(.)/chr(ord($1) ^ 1)/gse;
 	seek F, 8 + $h, 0; print F $d' "$G/all/model.safetensors"
 rt "$G/all" "$G/base" "every value changed"
-is "$(kinds)" "2 5 0" "every value changed: five deltas"
+is "$(kinds)" "0 5 0 / 2 0" "every value changed: five deltas"
 bs-split -c 4096 "$G/all" | bs-delta --base "$G/base" | bs-encode | bs-patch --base "$G/base" |
     cmp -s - <(bs-split -c 4096 "$G/all")
 ok $? "every value changed, 4 KiB chunks: round trip"

@@ -41,14 +41,14 @@ v() {	# v ARGS...: run bs-verify, report in $T/rep, stderr in $T/err
 v "$T/s.bs"; st=$?
 is "$st" 0 "an encoded stream verifies: exit 0"
 is "$(tail -1 "$T/rep")" "$T/s.bs: OK" "the report ends with OK, naming the file"
-grep -q "8 tensors: 8 ok, 0 bad; 4 files: 4 ok, 0 bad" "$T/rep"; ok $? "the summary counts 8 tensors and 4 files, all checked"
+grep -q "6 tensors and 2 blobs: 8 ok, 0 bad; 4 files: 4 ok, 0 bad" "$T/rep"; ok $? "the summary counts 6 tensors, 2 blobs and 4 files, all checked"
 [ ! -s "$T/err" ]; ok $? "nothing on stderr"
 v "$T/raw.bs"; is $? 0 "a raw stream verifies"
 v < "$T/s.bs"; is $? 0 "a stream on stdin verifies"
 grep -q '^<stdin>: OK' "$T/rep"; ok $? "stdin is named <stdin>"
 cat "$T/s.bs" "$T/raw.bs" "$T/s.bs" > "$T/cat.bs"
 v "$T/cat.bs"; is $? 0 "three concatenated members verify"
-grep -q "24 tensors: 24 ok" "$T/rep"; ok $? "all 24 tensors of the three members are counted"
+grep -q "18 tensors and 6 blobs: 24 ok" "$T/rep"; ok $? "all 24 tensors and blobs of the three members are counted"
 ASAN_OPTIONS=detect_leaks=0 "$T/mkbad" --parity "$T/s.bs" "$T/par.bs"; ok $? "mkbad adds a PARITY and an unknown skippable frame"
 v "$T/par.bs"; is $? 0 "a stream with PARITY and unknown skippable frames verifies"
 for n in 1 3; do
@@ -88,13 +88,13 @@ v "$T/d.bs"; is $? 1 "a flipped payload bit: exit 1"
 grep -q "frame [0-9]* (CHUNK) at offset $c1: payload checksum mismatch (in tensor 'emb' of 'a.safetensors')" "$T/rep"
 ok $? "the problem line names the frame, its offset, the tensor and the file"
 grep -q "skipped [0-9]* bytes from offset $c1, resuming at offset" "$T/rep"; ok $? "a line says what was skipped"
-grep -q "8 tensors: 7 ok, 1 bad; 4 files: 3 ok, 1 bad" "$T/rep"; ok $? "checking went on: the other 7 tensors and 3 files checked"
+grep -q "6 tensors and 2 blobs: 7 ok, 1 bad; 4 files: 3 ok, 1 bad" "$T/rep"; ok $? "checking went on: the other 7 tensors and blobs and 3 files checked"
 grep -q "BAD: 1 problem$" "$T/rep"; ok $? "one problem"
 # a damaged header: resynchronisation at the next sync marker
 flip "$T/s.bs" $((c1 + 25)) 0 > "$T/d.bs"
 v "$T/d.bs"; is $? 1 "a flipped header-check bit: exit 1"
 grep -q "at offset $c1: frame header checksum mismatch" "$T/rep"; ok $? "the header damage is reported at its frame"
-grep -q "8 tensors: 7 ok, 1 bad" "$T/rep"; ok $? "and the rest is checked"
+grep -q "6 tensors and 2 blobs: 7 ok, 1 bad" "$T/rep"; ok $? "and the rest is checked"
 # two damages far apart: two problems, both found
 c2=$(frame_at "$T/s.bs" 4 9)	# the 9th chunk: in sub/b.safetensors
 flip "$T/s.bs" $((c1 + 50)) 2 > "$T/d1.bs"
@@ -105,7 +105,7 @@ is "$(grep -c 'payload checksum mismatch' "$T/rep")" 2 "both are reported"
 { head -c $((c1 + 10)) "$T/s.bs"; tail -c +$((c1 + 300)) "$T/s.bs"; } > "$T/d.bs"
 v "$T/d.bs"; is $? 1 "290 bytes cut out of the middle: exit 1"
 grep -q "resuming at offset" "$T/rep"; ok $? "resumes after the hole"
-grep -Eq "8 tensors: 7 ok, 1 bad|tensors: [1-7] ok" "$T/rep"; ok $? "checks what follows"
+grep -Eq "6 tensors and 2 blobs: 7 ok, 1 bad|(tensors|blobs?): [1-7] ok" "$T/rep"; ok $? "checks what follows"
 # a stream cut short
 head -c $((size - 10)) "$T/s.bs" > "$T/d.bs"
 v "$T/d.bs"; is $? 1 "a stream cut short: exit 1"
@@ -113,7 +113,7 @@ grep -q "unexpected end of stream" "$T/rep"; ok $? "says unexpected end of strea
 # garbage between two members
 { cat "$T/s.bs"; head -c 3000 /dev/urandom; cat "$T/s.bs"; } > "$T/d.bs"
 v "$T/d.bs"; is $? 1 "garbage between two members: exit 1"
-grep -q "16 tensors: 16 ok" "$T/rep"; ok $? "both members are checked"
+grep -q "12 tensors and 4 blobs: 16 ok" "$T/rep"; ok $? "both members are checked"
 # a second member cut, then a whole one
 { cat "$T/s.bs"; head -c 5000 "$T/s.bs"; cat "$T/s.bs"; } > "$T/d.bs"
 v "$T/d.bs"; is $? 1 "a member cut short inside a concatenation: exit 1"
