@@ -351,7 +351,7 @@ static int
 run(struct bs_pipeline *p)
 {
 	struct bs_err e = { 0, "" };
-	int st;
+	int st, rc;
 
 	if (dry_run) {
 		if (bs_pipeline_print(p, stdout) < 0)
@@ -364,14 +364,14 @@ run(struct bs_pipeline *p)
 		bs_pipeline_print(p, stderr);
 	}
 	fflush(stdout);
-	if (bs_pipeline_run(p, &e) == 0) {
+	if ((rc = bs_pipeline_run(p, &e)) == 0) {
 		bs_pipeline_free(p);
 		return 0;
 	}
 	st = bs_pipeline_exit_status(p);
 	remove_new_output();
 	/* the stages report their own errors; say what they cannot */
-	if (st == 0 || st > 2 || bs_verbose > 0)
+	if (st == 0 || st > 2 || rc == BS_ETRUNC || bs_verbose > 0)
 		bs_warn("%s: %s", command_name, e.msg);
 	bs_pipeline_free(p);
 	return st == 1 ? 1 : 2;

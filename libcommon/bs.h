@@ -582,6 +582,13 @@ struct bs_prog {
 extern int bs_verbose;			/* -v count; -1 with -q */
 extern const char *bs_progname;
 extern int bs_saw_epipe;		/* a write failed with EPIPE: exit quietly */
+/* Set by a reader whose input was empty in a downstream stage of a
+ * bs_pipeline (BS_PIPELINE_DOWNSTREAM in the environment): the stage before
+ * failed and said why, so bs_die exits BS_EXIT_UPSTREAM without a second
+ * message, and bs_pipeline_run sorts it out (a status users never see). */
+extern int bs_upstream_failed;
+#define BS_PIPELINE_ENV "BS_PIPELINE_DOWNSTREAM"
+#define BS_EXIT_UPSTREAM 3
 
 /* Set the program name, signal policy (SIGPIPE ignored: EPIPE is an
  * error; SIGINT/SIGTERM remove registered outputs and exit). */
@@ -904,7 +911,9 @@ int bs_pipeline_print(const struct bs_pipeline *p, FILE *f);
 /* Start every stage, wait for all of them.  Returns 0 when every stage
  * exited 0; else an error naming the last failed stage in e (BS_ECORRUPT
  * when it exited 1, BS_EIO otherwise: exit status 2+, a signal, a program
- * that could not be run, or a redirection that failed). */
+ * that could not be run, or a redirection that failed), or BS_ETRUNC when
+ * a stage read an empty input from one that exited 0 (the only failure
+ * no stage has reported). */
 int bs_pipeline_run(struct bs_pipeline *p, struct bs_err *e);
 /* After run: stage i's status as a shell reports it (exit code, 128+signal,
  * 127 not found); the pipeline's status: the last non-zero one, or 0. */

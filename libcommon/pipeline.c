@@ -9,7 +9,12 @@
  * run() waits for every stage; the pipeline failed when any stage did, and
  * its status is the last failing stage's, as `set -o pipefail` gives.
  * Exec failures come back to the parent through a close-on-exec pipe, so
- * the library itself still never prints.
+ * the library itself still never prints.  Every stage but the first runs
+ * with BS_PIPELINE_DOWNSTREAM=1 in its environment: an empty input there
+ * means the stage before failed (a stage that succeeds writes a stream),
+ * and bs_die exits BS_EXIT_UPSTREAM without repeating the news: run()
+ * counts that stage as fine when an earlier one failed, and else as failed
+ * with status 1, saying that the stage before wrote nothing.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -420,6 +425,15 @@ bs_pipeline_run(struct bs_pipeline *p, struct bs_err *e)
 			break;
 		}
 		file = bs_pipeline_which(p, st->argv[0]);
+		if (i == 1 && setenv(BS_PIPELINE_ENV, "1", 1) < 0) {
+			rc = bs_err_set(e, BS_ENOMEM, "out of memory");
+			free(file);
+			close_fd(&errpipe[0]);
+			close_fd(&errpipe[1]);
+			close_fd(&fds[0]);
+			close_fd(&fds[1]);
+			break;
+		}
 		pid = fork();
 		if (pid == 0)
 			child(file, st->argv, prev, out, errpipe[1]);
@@ -446,6 +460,7 @@ bs_pipeline_run(struct bs_pipeline *p, struct bs_err *e)
 		}
 		close_fd(&errpipe[0]);
 	}
+	unsetenv(BS_PIPELINE_ENV);
 	close_fd(&prev);
 	close_fd(&outfd);
 	close_fd(&infd);
@@ -467,6 +482,18 @@ bs_pipeline_run(struct bs_pipeline *p, struct bs_err *e)
 			st->status = 2;
 	}
 	bs_children_done();
+	/* an empty input after a failed stage is that stage's failure */
+	int upstream = 0;
+	size_t empty = p->n;
+	for (size_t i = 0; i < started; i++) {
+		struct stage *st = &p->s[i];
+		if (st->status == BS_EXIT_UPSTREAM) {
+			st->status = upstream ? 0 : 1;
+			if (!upstream && empty == p->n)
+				empty = i;
+		}
+		upstream |= st->status != 0 || st->exec_errno != 0;
+	}
 	if (rc < 0)
 		return rc;
 	for (size_t i = p->n; i-- > 0;) {
@@ -476,6 +503,9 @@ bs_pipeline_run(struct bs_pipeline *p, struct bs_err *e)
 			return bs_err_set(e, BS_EIO, "%s: cannot run: %s",
 			    st->argv[0], strerror(st->exec_errno));
 	}
+	if (empty < p->n && empty > 0)
+		return bs_err_set(e, BS_ETRUNC, "%s: empty input: %s wrote nothing",
+		    p->s[empty].argv[0], p->s[empty - 1].argv[0]);
 	for (size_t i = p->n; i-- > 0;) {
 		struct stage *st = &p->s[i];
 

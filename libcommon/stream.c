@@ -261,8 +261,11 @@ read_frame(struct bs_reader *r, struct bs_frame **fp)
 	if (got == 0) {
 		if (r->state == S_OUTSIDE && r->members > 0)
 			return BS_EOF;
-		if (r->pos == 0)
+		if (r->pos == 0) {
+			if (getenv(BS_PIPELINE_ENV))
+				bs_upstream_failed = 1;
 			return bs_err_set(&r->err, BS_ETRUNC, "empty input: not a bigsmall stream");
+		}
 		return bs_err_set(&r->err, BS_ETRUNC,
 		    "unexpected end of stream at offset %llu (%s)",
 		    (unsigned long long)r->pos, where(r));

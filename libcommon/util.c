@@ -21,6 +21,7 @@
 const char *bs_progname = "bs";
 int bs_verbose;
 int bs_saw_epipe;
+int bs_upstream_failed;
 
 int
 bs_err_status(int e)
@@ -76,6 +77,9 @@ bs_die(int status, const char *fmt, ...)
 	/* a reader that went away: a quiet exit, non-zero */
 	if (bs_saw_epipe)
 		exit(status ? status : 2);
+	/* an empty input from a stage that failed and said so */
+	if (bs_upstream_failed)
+		exit(BS_EXIT_UPSTREAM);
 	va_start(ap, fmt);
 	vmsg(fmt, ap);
 	va_end(ap);
