@@ -1706,6 +1706,75 @@ ctx_steps_avx2(const struct ctxdec *d, uint32_t *x, unsigned *pc,
 	return t;
 }
 
+/* The same step for 16 lanes in a register, the renormalisation words
+ * expanded straight into the lanes that need them (as AVX512_GROUP). */
+#define CTX_AVX512(X, C, k) do {					\
+	__m512i E_ = _mm512_i32gather_epi32(				\
+	    _mm512_or_si512(C, _mm512_and_si512(X, mv)), tab, 4);	\
+	__m512i Y_ = _mm512_srli_epi32(E_, 22);				\
+	C = _mm512_sll_epi32(_mm512_and_si512(_mm512_srl_epi32(Y_, csv), \
+	    cmv), scv);							\
+	_mm256_storeu_si256((__m256i *)(o + (k)),			\
+	    _mm512_cvtepi32_epi16(_mm512_sll_epi32(Y_, rv)));		\
+	X = _mm512_add_epi32(_mm512_mullo_epi32(_mm512_add_epi32(	\
+	    _mm512_and_si512(E_, v7ff), one), _mm512_srl_epi32(X, scv)), \
+	    _mm512_and_si512(_mm512_srli_epi32(E_, 11), v7ff));	\
+	__mmask16 k_ = _mm512_cmplt_epu32_mask(X, lv);			\
+	__m512i W_ = _mm512_maskz_expand_epi32(k_, _mm512_cvtepu16_epi32( \
+	    _mm256_loadu_si256((const __m256i *)p)));			\
+	X = _mm512_mask_or_epi32(X, k_, _mm512_slli_epi32(X, 16), W_);	\
+	p += 2 * (unsigned)__builtin_popcount(k_);			\
+} while (0)
+
+/* ctx_steps_avx2 for 16 or 32 lanes with AVX-512: whole steps while 32
+ * bytes of words per register remain. */
+__attribute__((target("avx512f,avx512bw,avx512vl,popcnt"))) static size_t
+ctx_steps_avx512(const struct ctxdec *d, uint32_t *x, unsigned *pc,
+    unsigned ns, uint16_t *stg, size_t tn, const uint8_t **pp,
+    const uint8_t *end)
+{
+	const int *tab = (const int *)d->tab;
+	const __m512i one = _mm512_set1_epi32(1);
+	const __m512i v7ff = _mm512_set1_epi32(0x7ff);
+	const __m512i lv = _mm512_set1_epi32((int)RANS_L);
+	const __m512i cmv = _mm512_set1_epi32((int)d->cm);
+	const __m512i mv = _mm512_set1_epi32((int)((1u << d->sc) - 1));
+	const __m128i csv = _mm_cvtsi32_si128((int)d->cs);
+	const __m128i scv = _mm_cvtsi32_si128((int)d->sc);
+	const __m128i rv = _mm_cvtsi32_si128((int)d->r);
+	const uint8_t *p = *pp;
+	size_t t = 0;
+
+#define CTX_LOAD(X, C, j) __m512i X = _mm512_loadu_si512((const void *)(x + 16 * (j))), \
+	    C = _mm512_sll_epi32(_mm512_loadu_si512((const void *)(pc + 16 * (j))), scv)
+#define CTX_STORE(X, C, j) do {						\
+	_mm512_storeu_si512((void *)(x + 16 * (j)), X);		\
+	_mm512_storeu_si512((void *)(pc + 16 * (j)), _mm512_srl_epi32(C, scv)); \
+} while (0)
+	if (ns == 32) {
+		CTX_LOAD(X0, C0, 0);
+		CTX_LOAD(X1, C1, 1);
+		for (; t < tn && end - p >= 64; t++) {
+			uint16_t *o = stg + t * ns;
+			CTX_AVX512(X0, C0, 0);
+			CTX_AVX512(X1, C1, 16);
+		}
+		CTX_STORE(X0, C0, 0);
+		CTX_STORE(X1, C1, 1);
+	} else if (ns == 16) {
+		CTX_LOAD(X0, C0, 0);
+		for (; t < tn && end - p >= 32; t++) {
+			uint16_t *o = stg + t * ns;
+			CTX_AVX512(X0, C0, 0);
+		}
+		CTX_STORE(X0, C0, 0);
+	}
+#undef CTX_LOAD
+#undef CTX_STORE
+	*pp = p;
+	return t;
+}
+
 /* Copy the staging block (tn steps of ns lanes, message order) out to
  * the lanes, 8 x 8 values at a time through a 16-bit transpose; returns
  * the steps copied (a multiple of 8). */
@@ -1875,8 +1944,11 @@ ctx_decode(const uint8_t *in, size_t in_len, size_t n, unsigned b,
 		size_t tn = L - t0 < CTX_BT ? L - t0 : CTX_BT, t = 0;
 		uint16_t stg[CTX_BT * NSMAX];
 #ifdef HAVE_AVX2_PATH
+		if (ns >= 16 && have_avx512())
+			t = ctx_steps_avx512(&d, x, pc, ns, stg, tn, &p, end);
 		if (have_avx2())
-			t = ctx_steps_avx2(&d, x, pc, ns, stg, tn, &p, end);
+			t += ctx_steps_avx2(&d, x, pc, ns, stg + t * ns, tn - t,
+			    &p, end);
 #endif
 		for (; t < tn; t++)
 			for (unsigned k = 0; k < ns; k++)
