@@ -1483,6 +1483,72 @@ ctx_scale(size_t n)
 	return s < 6 ? 6 : s > CTX_MAX_SCALE ? CTX_MAX_SCALE : s;
 }
 
+#ifdef HAVE_AVX2_PATH
+/*
+ * The steps t1 - 1 down to t0 of a context-mode block for 16 or 32 lanes
+ * with AVX-512: stg holds, transposed, row j = the lanes' values at step
+ * t0 + j - 1 (row 0: the values before t0, or 0); cb[c] = the index of
+ * context c's first esym.  The arithmetic of ENC_PUT, the words of a
+ * register's renormalising lanes compressed into lane order below wp,
+ * upper lanes first: the bytes of the scalar loop.  The caller has made
+ * room for every word.
+ */
+__attribute__((target("avx512f,avx512bw,avx512vl,popcnt"))) static void
+ctx_enc_avx512(const struct esym *es, const int *cb, uint32_t *x,
+    unsigned ns, const uint16_t (*stg)[NSMAX], size_t tn, unsigned r,
+    unsigned cs, unsigned cm, unsigned scale, uint8_t **wpp)
+{
+	__m128i xsh = _mm_cvtsi32_si128((int)(31 - scale));
+	__m128i rsh = _mm_cvtsi32_si128((int)r), csh = _mm_cvtsi32_si128((int)cs);
+	__m512i mv = _mm512_set1_epi32((int)(1u << scale));
+	__m512i lo16 = _mm512_set1_epi32(0xffff), cmv = _mm512_set1_epi32((int)cm);
+	__m512i CB0 = _mm512_loadu_si512((const void *)cb);
+	__m512i CB1 = _mm512_loadu_si512((const void *)(cb + 16));
+	const int *e0 = (const int *)(const void *)es;
+	__m512i xv[BS_ENT_STATES_MAX / 16];
+	uint8_t *wp = *wpp;
+
+	for (unsigned k = 0; k < ns / 16; k++)
+		xv[k] = _mm512_loadu_si512((const void *)(x + 16 * k));
+	for (size_t j = tn; j > 0; j--)
+		for (unsigned g = ns / 16; g-- > 0;) {
+			__m512i X = xv[g];
+			__m512i S = _mm512_srl_epi32(_mm512_cvtepu16_epi32(
+			    _mm256_loadu_si256((const __m256i *)&stg[j][16 * g])), rsh);
+			__m512i P = _mm512_srl_epi32(_mm512_cvtepu16_epi32(
+			    _mm256_loadu_si256((const __m256i *)&stg[j - 1][16 * g])), rsh);
+			__m512i C = _mm512_and_si512(_mm512_srl_epi32(P, csh), cmv);
+			__m512i I = _mm512_slli_epi32(_mm512_add_epi32(
+			    _mm512_permutex2var_epi32(CB0, C, CB1), S), 2);
+			__m512i RC = _mm512_i32gather_epi32(I, e0 + 1, 4);
+			__m512i BI = _mm512_i32gather_epi32(I, e0 + 2, 4);
+			__m512i CS = _mm512_i32gather_epi32(I, e0 + 3, 4);
+			__m512i XM = _mm512_sll_epi32(_mm512_sub_epi32(mv,
+			    _mm512_and_si512(CS, lo16)), xsh);
+			__mmask16 c = _mm512_cmpge_epu32_mask(X, XM);
+			if (c) {
+				unsigned cnt = (unsigned)__builtin_popcount(c);
+				__m256i W = _mm512_cvtepi32_epi16(
+				    _mm512_maskz_compress_epi32(c, X));
+				wp -= 2 * cnt;
+				_mm256_mask_storeu_epi16(wp,
+				    (__mmask16)((1u << cnt) - 1), W);
+				X = _mm512_mask_srli_epi32(X, c, X, 16);
+			}
+			__m512i ev = _mm512_srli_epi64(_mm512_mul_epu32(X, RC), 32);
+			__m512i od = _mm512_mul_epu32(_mm512_srli_epi64(X, 32),
+			    _mm512_srli_epi64(RC, 32));
+			__m512i q = _mm512_mask_blend_epi32(0xaaaa, ev, od);
+			q = _mm512_srlv_epi32(q, _mm512_srli_epi32(CS, 16));
+			xv[g] = _mm512_add_epi32(_mm512_add_epi32(X, BI),
+			    _mm512_mullo_epi32(q, _mm512_and_si512(CS, lo16)));
+		}
+	for (unsigned k = 0; k < ns / 16; k++)
+		_mm512_storeu_si512((void *)(x + 16 * k), xv[k]);
+	*wpp = wp;
+}
+#endif
+
 /* Code the context-mode message (and the tail words before it). */
 static long
 ctx_encode(const uint8_t *raw, size_t n, unsigned b, unsigned eb,
@@ -1557,6 +1623,30 @@ ctx_encode(const uint8_t *raw, size_t n, unsigned b, unsigned eb,
 	/* the lanes' values come through a staging block of CTX_BT steps
 	 * (lane starts are often 2^k bytes apart: read in place they would
 	 * fight for the same cache sets); stg[k][0] is the value before */
+#ifdef HAVE_AVX2_PATH
+	if (ns >= 16 && have_avx512()) {
+		int cb[32] = { 0 };
+		for (unsigned c = 0; c < nctx; c++)
+			cb[c] = cidx[c] < 0 ? 0 : cidx[c] * (int)nsym;
+		for (size_t t1 = L; t1 > 0;) {
+			size_t t0 = t1 > CTX_BT ? t1 - CTX_BT : 0;
+			uint16_t stg[CTX_BT + 1][NSMAX];	/* transposed */
+			for (unsigned k = 0; k < ns; k++) {
+				const uint8_t *v = raw + 2 * ((size_t)k * L + t0);
+				stg[0][k] = t0 ? ld16(v - 2) : 0;
+				for (size_t j = 0; j < t1 - t0; j++)
+					stg[j + 1][k] = ld16(v + 2 * j);
+			}
+			if ((size_t)(wp - lo) < 2 * ns * (t1 - t0) + 2)
+				goto out;
+			ctx_enc_avx512(es, cb, x, ns,
+			    (const uint16_t (*)[NSMAX])stg, t1 - t0, r,
+			    b - 1 - eb, nctx - 1, sc, &wp);
+			t1 = t0;
+		}
+		goto done;
+	}
+#endif
 	for (size_t t1 = L; t1 > 0;) {
 		size_t t0 = t1 > CTX_BT ? t1 - CTX_BT : 0;
 		uint16_t stg[NSMAX][CTX_BT + 1];
@@ -1576,6 +1666,9 @@ ctx_encode(const uint8_t *raw, size_t n, unsigned b, unsigned eb,
 			}
 		t1 = t0;
 	}
+#ifdef HAVE_AVX2_PATH
+done:;
+#endif
 	size_t total = (size_t)(out + cap - wp);
 	memmove(lo, wp, total);
 	for (unsigned k = 0; k < ns; k++)
@@ -2202,8 +2295,13 @@ bs_split_encode(const uint8_t *raw, size_t n, unsigned width, unsigned bmin,
 		    (h2 = malloc(2 * sizeof *h2 << (bc + ctx)))) {
 			uint32_t *hb = h2 + ((size_t)1 << (bc + ctx));
 			ctx_hist(raw, n, bc, ctx, h2);
+			memcpy(hb, h2, sizeof *h2 << (bc + ctx));
 			for (unsigned b = bc; b >= lo; b--) {
-				ctx_fold(h2, bc, b, ctx, hb);
+				/* hb at b + 1 bits folded to b, in place (entry
+				 * i is the sum of entries 2i and 2i + 1) */
+				if (b < bc)
+					for (size_t i = 0; i < ((size_t)1 << (b + ctx)); i++)
+						hb[i] = hb[2 * i] + hb[2 * i + 1];
 				double e = ctx_estimate(hb, b, ctx) +
 				    (double)n * (16 - b) +
 				    16.0 * (n % nstates(n));
