@@ -5,6 +5,7 @@
  * split-float helper the BF16/F16/F32 codecs share.  See entropy.h for the
  * byte layouts.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -191,6 +192,25 @@ bs_ent_normalize(const uint32_t *cnt, unsigned nsym, unsigned scale,
 	return present;
 }
 
+/* bs_ent_log2 of the counts below LG_N, the very values, looked up: the
+ * estimates take a log of every present bin */
+#define LG_N 4096
+static double lg_tab[LG_N];
+static pthread_once_t lg_once = PTHREAD_ONCE_INIT;
+
+static void
+lg_init(void)
+{
+	for (unsigned i = 1; i < LG_N; i++)
+		lg_tab[i] = bs_ent_log2((double)i);
+}
+
+static inline double
+lg(uint32_t c)
+{
+	return c < LG_N ? lg_tab[c] : bs_ent_log2((double)c);
+}
+
 double
 bs_ent_estimate(const uint32_t *cnt, unsigned nsym, double scale)
 {
@@ -202,10 +222,11 @@ bs_ent_estimate(const uint32_t *cnt, unsigned nsym, double scale)
 		total += cnt[i];
 	if (!total)
 		return 0;
+	pthread_once(&lg_once, lg_init);
 	double lt = bs_ent_log2((double)total);
 	for (unsigned i = 0; i < nsym; i++)
 		if (cnt[i]) {
-			bits += cnt[i] * (lt - bs_ent_log2((double)cnt[i]));
+			bits += cnt[i] * (lt - lg(cnt[i]));
 			present++;
 		}
 	/* from a sample: the entropy of a sample is low by about (present -
