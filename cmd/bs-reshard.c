@@ -200,7 +200,10 @@ open_out(const char *rel, size_t n, uint64_t frame, char **pathp)
 		if (S_ISDIR(sb.st_mode))
 			bs_die(2, "%s: exists and is a folder", path);
 	}
-	bs_out_open(path, 1, &o);
+	/* written beside it and renamed over it: a symbolic link (or a
+	 * device, a pipe) there is replaced, never written through */
+	if (!(o = bs_output_open(path)))
+		bs_die(2, "%s: cannot create: %s", path, strerror(errno));
 	*pathp = path;
 	return o;
 }
@@ -496,7 +499,8 @@ new_shard(void)
 	/* a provisional name: the final one needs the count of shards */
 	if (asprintf(&path, "%s/model.%s", outdir, bsout ? "bs" : "safetensors") < 0)
 		bs_die(2, "out of memory");
-	bs_out_open(path, 1, &s->o);
+	if (!(s->o = bs_output_open(path)))	/* never through a link */
+		bs_die(2, "%s: cannot create: %s", path, strerror(errno));
 	if (bsout)
 		bs_shard_writer(s, path);
 	free(path);

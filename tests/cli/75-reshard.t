@@ -215,6 +215,14 @@ expect_fail 1 - "a failure removes only the folders it created" -- bs-reshard -o
 mkdir -p "$T/outside" "$T/d"; ln -s "$T/outside" "$T/d/sub"
 expect_fail 2 - "-f refuses to follow a symbolic link inside DIR" -- bs-reshard -f -o "$T/d" "$T/one.bs"
 [ -z "$(ls -A "$T/outside")" ]; ok $? "nothing was written through the link"
+# a link where a file goes: replaced by the file, its target untouched
+mkdir -p "$T/lk"; echo victim > "$T/victim"; ln -s "$T/victim" "$T/lk/config.json"
+bs-split "$M" | bs-reshard -f -o "$T/lk"; ok $? "-f over a symbolic link where a file goes"
+[ "$(cat "$T/victim")" = victim ] && [ ! -L "$T/lk/config.json" ] && cmp -s "$T/lk/config.json" "$M/config.json"
+ok $? "... replaces the link, not the file it points to"
+mkdir -p "$T/lj"; ln -s "$T/victim" "$T/lj/model.safetensors"
+bs-split "$M" | bs-reshard -f --join -o "$T/lj"; ok $? "-f --join over a link where the shard goes"
+[ "$(cat "$T/victim")" = victim ] && [ ! -L "$T/lj/model.safetensors" ]; ok $? "... replaces the link too"
 
 expect_fail 2 - "--bs alone is a usage error" -- bs-reshard --bs -o "$T/x" "$T/one.bs"
 expect_fail 2 - "two layouts are a usage error" -- bs-reshard --join --size 1M -o "$T/x" "$T/one.bs"
