@@ -4,7 +4,6 @@
  * optionally against the original files.  It keeps going after damage,
  * resynchronising at the next intact frame, and reports every problem.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <fcntl.h>
@@ -113,33 +112,6 @@ add_orig(const char *rel, const char *full)
 	norigs++;
 }
 
-/* Every regular file under dir, hidden entries skipped, as bs-split does. */
-static void
-walk(const char *dir, const char *rel)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-
-	if (!d)
-		bs_die(2, "%s: %s", dir, strerror(errno));
-	while ((de = readdir(d))) {
-		char *full, *r;
-		struct stat sb;
-		if (de->d_name[0] == '.')
-			continue;
-		if (asprintf(&full, "%s/%s", dir, de->d_name) < 0 ||
-		    asprintf(&r, "%s%s%s", rel, *rel ? "/" : "", de->d_name) < 0)
-			bs_die(2, "out of memory");
-		if (stat(full, &sb) == 0 && S_ISDIR(sb.st_mode))
-			walk(full, r);
-		else if (stat(full, &sb) == 0 && S_ISREG(sb.st_mode))
-			add_orig(r, full);
-		free(full);
-		free(r);
-	}
-	closedir(d);
-}
-
 static void
 load_origs(const char *path)
 {
@@ -147,9 +119,20 @@ load_origs(const char *path)
 
 	if (stat(path, &sb) < 0)
 		bs_die(2, "%s: %s", path, strerror(errno));
-	if (S_ISDIR(sb.st_mode))
-		walk(path, "");
-	else {
+	if (S_ISDIR(sb.st_mode)) {	/* the files bs-split takes */
+		struct bs_err e;
+		char **names, *full;
+		size_t n;
+		if (bs_folder_files(path, &names, &n, &e) < 0)
+			bs_die(bs_err_status(e.code), "%s", e.msg);
+		for (size_t i = 0; i < n; i++) {
+			if (asprintf(&full, "%s/%s", path, names[i]) < 0)
+				bs_die(2, "out of memory");
+			add_orig(names[i], full);
+			free(full);
+		}
+		bs_folder_files_free(names, n);
+	} else {
 		const char *slash = strrchr(path, '/');
 		add_orig(slash ? slash + 1 : path, path);
 	}

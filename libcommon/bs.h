@@ -531,6 +531,19 @@ int bs_split_fd(int fd, const char *name, uint64_t size, struct bs_writer *w,
     const struct bs_split_opts *o, struct bs_err *e);
 
 /*
+ * The files of a model folder as bs_split takes them: every regular file
+ * under dir, as paths relative to it ('/' between components), sorted by
+ * strcmp, entries whose name starts with '.' skipped, symbolic links
+ * followed (so a Hugging Face cache snapshot, all links, reads as its
+ * files; a folder met again below itself is passed over).  *names and
+ * each name are malloc'd: free them with bs_folder_files_free.  Returns 0,
+ * or BS_EIO (e->msg names the entry) / BS_ENOMEM.
+ */
+int bs_folder_files(const char *dir, char ***names, size_t *n,
+    struct bs_err *e);
+void bs_folder_files_free(char **names, size_t n);
+
+/*
  * The splitter under bs_split, for sources that are not files (archive
  * members, HTTP bodies): the caller writes STREAM with bs_writer_stream(),
  * adds files one by one, and ends the member with bs_writer_end().

@@ -14,7 +14,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -401,43 +400,6 @@ add_stream(struct bs_model *m, int fd, uint64_t size, struct bs_err *e)
 
 /* --------------------------------------------------------------- folder */
 
-static struct {
-	char **v;
-	size_t n, cap;
-	size_t root_len;
-	int err;
-} walkst;
-
-static int
-walk_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	const char *base = path + ftw->base;
-	char *rel;
-
-	if (ftw->level > 0 && base[0] == '.')
-		return flag == FTW_D ? FTW_SKIP_SUBTREE : FTW_CONTINUE;
-	if (flag != FTW_F || !S_ISREG(sb->st_mode))
-		return FTW_CONTINUE;
-	if (walkst.n == walkst.cap) {
-		size_t nc = walkst.cap ? 2 * walkst.cap : 32;
-		char **nv = realloc(walkst.v, nc * sizeof *nv);
-		if (!nv)
-			return walkst.err = BS_ENOMEM, FTW_STOP;
-		walkst.v = nv;
-		walkst.cap = nc;
-	}
-	if (!(rel = strdup(path + walkst.root_len + 1)))
-		return walkst.err = BS_ENOMEM, FTW_STOP;
-	walkst.v[walkst.n++] = rel;
-	return FTW_CONTINUE;
-}
-
-static int
-cmpstr(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static int is_st_name(const char *s)
 {
 	size_t n = strlen(s);
@@ -447,53 +409,46 @@ static int is_st_name(const char *s)
 static int
 add_folder(struct bs_model *m, const char *dir, struct bs_err *e)
 {
-	int rc = 0;
+	char **names;
+	size_t nn, dl = strlen(dir);
+	int rc = bs_folder_files(dir, &names, &nn, e);
 
-	memset(&walkst, 0, sizeof walkst);
-	walkst.root_len = strlen(dir);
-	while (walkst.root_len > 1 && dir[walkst.root_len - 1] == '/')
-		walkst.root_len--;
-	if (nftw(dir, walk_one, 16, FTW_PHYS | FTW_ACTIONRETVAL) != 0 || walkst.err)
-		rc = walkst.err ? bs_err_set(e, walkst.err, "out of memory")
-		    : bs_err_set(e, BS_EIO, "%s: %s", dir, strerror(errno));
-	if (rc == 0)
-		qsort(walkst.v, walkst.n, sizeof *walkst.v, cmpstr);
-	for (size_t i = 0; i < walkst.n; i++) {
+	while (dl > 1 && dir[dl - 1] == '/')
+		dl--;
+	for (size_t i = 0; rc == 0 && i < nn; i++) {
 		char *full = NULL;
 		struct stat sb;
 		int fd;
-		if (rc == 0 && asprintf(&full, "%.*s/%s", (int)walkst.root_len, dir, walkst.v[i]) < 0)
+		if (asprintf(&full, "%.*s/%s", (int)dl, dir, names[i]) < 0) {
 			rc = bs_err_set(e, BS_ENOMEM, "out of memory");
-		if (rc == 0) {
-			if ((fd = open(full, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &sb) < 0) {
-				rc = bs_err_set(e, BS_EIO, "%s: %s", full, strerror(errno));
-				if (fd >= 0)
-					close(fd);
-			} else if ((rc = add_fd(m, fd, e)) == 0) {
-				if (is_st_name(walkst.v[i]))
-					rc = add_safetensors(m, fd, full, walkst.v[i],
-					    (uint64_t)sb.st_size, e);
+			break;
+		}
+		if ((fd = open(full, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &sb) < 0) {
+			rc = bs_err_set(e, BS_EIO, "%s: %s", full, strerror(errno));
+			if (fd >= 0)
+				close(fd);
+		} else if ((rc = add_fd(m, fd, e)) == 0) {
+			if (is_st_name(names[i]))
+				rc = add_safetensors(m, fd, full, names[i],
+				    (uint64_t)sb.st_size, e);
+			else {
+				struct mfile *mf = add_file(m, names[i], strlen(names[i]),
+				    BS_FILE_BLOB, (uint64_t)sb.st_size, e);
+				struct ment *t = mf ? add_entry(m, names[i], strlen(names[i]), e) : NULL;
+				if (mf)
+					mf->pub.count = 1;
+				if (!t)
+					rc = e->code;
 				else {
-					struct mfile *mf = add_file(m, walkst.v[i], strlen(walkst.v[i]),
-					    BS_FILE_BLOB, (uint64_t)sb.st_size, e);
-					struct ment *t = mf ? add_entry(m, walkst.v[i], strlen(walkst.v[i]), e) : NULL;
-					if (mf)
-						mf->pub.count = 1;
-					if (!t)
-						rc = e->code;
-					else {
-						t->pub.blob = 1;
-						t->pub.dtype = BS_DT_BYTES;
-						t->pub.size = (uint64_t)sb.st_size;
-					}
+					t->pub.blob = 1;
+					t->pub.dtype = BS_DT_BYTES;
+					t->pub.size = (uint64_t)sb.st_size;
 				}
 			}
 		}
 		free(full);
-		free(walkst.v[i]);
 	}
-	free(walkst.v);
-	memset(&walkst, 0, sizeof walkst);
+	bs_folder_files_free(names, nn);
 	return rc;
 }
 

@@ -331,15 +331,25 @@ struct names {
 	char **v;
 };
 
+/* The folders from the root down to the one being read, to pass over a
+ * link back to one of them. */
+struct ancestry {
+	dev_t dev;
+	ino_t ino;
+	const struct ancestry *up;
+};
+
 static int
 cmpstr(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Collect regular files under dir/rel, relative paths, hidden entries skipped. */
+/* Collect regular files under root/rel, relative paths, hidden entries
+ * skipped. */
 static int
-walk(struct bs_splitter *s, const char *root, const char *rel, struct names *out)
+walk(const char *root, const char *rel, const struct ancestry *up,
+    struct names *out, struct bs_err *e)
 {
 	char *dir;
 	DIR *d;
@@ -347,9 +357,9 @@ walk(struct bs_splitter *s, const char *root, const char *rel, struct names *out
 	int rc = 0;
 
 	if (asprintf(&dir, "%s%s%s", root, *rel ? "/" : "", rel) < 0)
-		return bs_err_set(s->e, BS_ENOMEM, "out of memory");
+		return bs_err_set(e, BS_ENOMEM, "out of memory");
 	if (!(d = opendir(dir))) {
-		rc = bs_err_set(s->e, BS_EIO, "%s: %s", dir, strerror(errno));
+		rc = bs_err_set(e, BS_EIO, "%s: %s", dir, strerror(errno));
 		free(dir);
 		return rc;
 	}
@@ -358,20 +368,30 @@ walk(struct bs_splitter *s, const char *root, const char *rel, struct names *out
 		struct stat sb;
 		if (de->d_name[0] == '.')
 			continue;
-		if (asprintf(&r, "%s%s%s", rel, *rel ? "/" : "", de->d_name) < 0 ||
-		    asprintf(&full, "%s/%s", dir, de->d_name) < 0) {
-			rc = bs_err_set(s->e, BS_ENOMEM, "out of memory");
+		if (asprintf(&r, "%s%s%s", rel, *rel ? "/" : "", de->d_name) < 0) {
+			rc = bs_err_set(e, BS_ENOMEM, "out of memory");
+			break;
+		}
+		if (asprintf(&full, "%s/%s", dir, de->d_name) < 0) {
+			free(r);
+			rc = bs_err_set(e, BS_ENOMEM, "out of memory");
 			break;
 		}
 		if (stat(full, &sb) < 0) {
-			rc = bs_err_set(s->e, BS_EIO, "%s: %s", full, strerror(errno));
+			rc = bs_err_set(e, BS_EIO, "%s: %s", full, strerror(errno));
 			free(r);
 			free(full);
 			break;
 		}
 		free(full);
 		if (S_ISDIR(sb.st_mode)) {
-			rc = walk(s, root, r, out);
+			const struct ancestry *a = up;
+			while (a && (a->dev != sb.st_dev || a->ino != sb.st_ino))
+				a = a->up;
+			if (!a) {	/* not a link back up */
+				struct ancestry here = { sb.st_dev, sb.st_ino, up };
+				rc = walk(root, r, &here, out, e);
+			}
 			free(r);
 			if (rc < 0)
 				break;
@@ -386,7 +406,7 @@ walk(struct bs_splitter *s, const char *root, const char *rel, struct names *out
 			char **nv = realloc(out->v, nc * sizeof *nv);
 			if (!nv) {
 				free(r);
-				rc = bs_err_set(s->e, BS_ENOMEM, "out of memory");
+				rc = bs_err_set(e, BS_ENOMEM, "out of memory");
 				break;
 			}
 			out->v = nv;
@@ -397,6 +417,37 @@ walk(struct bs_splitter *s, const char *root, const char *rel, struct names *out
 	closedir(d);
 	free(dir);
 	return rc;
+}
+
+int
+bs_folder_files(const char *dir, char ***names, size_t *n, struct bs_err *e)
+{
+	struct names out = { 0, 0, NULL };
+	struct stat sb;
+	int rc;
+
+	*names = NULL;
+	*n = 0;
+	if (stat(dir, &sb) < 0)
+		return bs_err_set(e, BS_EIO, "%s: %s", dir, strerror(errno));
+	struct ancestry root = { sb.st_dev, sb.st_ino, NULL };
+	if ((rc = walk(dir, "", &root, &out, e)) < 0) {
+		bs_folder_files_free(out.v, out.n);
+		return rc;
+	}
+	if (out.n)
+		qsort(out.v, out.n, sizeof *out.v, cmpstr);
+	*names = out.v;
+	*n = out.n;
+	return 0;
+}
+
+void
+bs_folder_files_free(char **names, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
 }
 
 int
@@ -440,23 +491,19 @@ bs_split(const char *path, struct bs_writer *w, const struct bs_split_opts *o,
 	} else if (stat(path, &sb) < 0) {
 		rc = bs_err_set(e, BS_EIO, "%s: %s", path, strerror(errno));
 	} else if (S_ISDIR(sb.st_mode)) {
-		struct names names = { 0, 0, NULL };
-		rc = walk(s, path, "", &names);
-		if (rc == 0 && names.n)
-			qsort(names.v, names.n, sizeof *names.v, cmpstr);
-		for (size_t i = 0; i < names.n; i++) {
+		char **names;
+		size_t nn;
+		rc = bs_folder_files(path, &names, &nn, e);
+		for (size_t i = 0; rc == 0 && i < nn; i++) {
 			char *full;
-			if (rc == 0) {
-				if (asprintf(&full, "%s/%s", path, names.v[i]) < 0)
-					rc = bs_err_set(e, BS_ENOMEM, "out of memory");
-				else {
-					rc = split_path(s, full, names.v[i]);
-					free(full);
-				}
+			if (asprintf(&full, "%s/%s", path, names[i]) < 0)
+				rc = bs_err_set(e, BS_ENOMEM, "out of memory");
+			else {
+				rc = split_path(s, full, names[i]);
+				free(full);
 			}
-			free(names.v[i]);
 		}
-		free(names.v);
+		bs_folder_files_free(names, nn);
 	} else {
 		const char *base = strrchr(path, '/');
 		rc = split_path(s, path, base ? base + 1 : path);

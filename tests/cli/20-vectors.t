@@ -249,4 +249,11 @@ else
 	is "$(ls -A "$T/samedir2" 2>/dev/null)" "" "with -f, refused (exit $st): nothing written"
 fi
 
+# a folder with a link back up to itself: its files once, the loop passed over
+mkdir -p "$T/loop/sub"; echo '{"a":1}' > "$T/loop/config.json"; echo x > "$T/loop/sub/x.txt"
+ln -s .. "$T/loop/sub/up"
+bs-split "$T/loop" > "$T/loop.bs"; ok $? "bs-split of a folder with a symbolic link loop runs"
+is "$(bs-info -F "$T/loop.bs" | awk 'NR > 1 && NF == 5 { print $1 }' | paste -sd' ')" "config.json sub/x.txt" \
+    "... and takes each file once"
+
 done_testing

@@ -33,6 +33,14 @@ kinds() {
 # ---------------------------------------------------------- real pairs
 rt "$S/stories260k-ft" "$S/stories260k" "stories260k fine-tune"
 is "$(kinds)" "0 47 0 / 4 0" "stories260k: 4 blobs referenced, 47 tensors as deltas"
+# a base reached through symbolic links, as in a Hugging Face cache: a link
+# to the folder, and a folder of links to the files
+ln -s "$S/stories260k" "$T/lbase"
+mkdir "$T/fbase"; for f in "$S"/stories260k/*; do ln -s "$f" "$T/fbase/"; done
+rt "$S/stories260k-ft" "$T/lbase" "base as a link to the folder"
+is "$(kinds)" "0 47 0 / 4 0" "... read through the link: the same deltas and references"
+rt "$S/stories260k-ft" "$T/fbase/" "base as a folder of links"
+is "$(kinds)" "0 47 0 / 4 0" "... read through the links: the same deltas and references"
 rm -rf "$T/restored"
 bs-patch --base "$S/stories260k" < "$T/d$n.patch" | bs-reshard -o "$T/restored" &&
     diff -r "$T/restored" "$S/stories260k-ft" >&2
