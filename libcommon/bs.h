@@ -595,10 +595,11 @@ struct bs_prog {
 extern int bs_verbose;			/* -v count; -1 with -q */
 extern const char *bs_progname;
 extern int bs_saw_epipe;		/* a write failed with EPIPE: exit quietly */
-/* Set by a reader whose input was empty in a downstream stage of a
- * bs_pipeline (BS_PIPELINE_DOWNSTREAM in the environment): the stage before
- * failed and said why, so bs_die exits BS_EXIT_UPSTREAM without a second
- * message, and bs_pipeline_run sorts it out (a status users never see). */
+/* Set by a reader whose input ended early (empty, or cut inside a member)
+ * in a downstream stage of a bs_pipeline (BS_PIPELINE_DOWNSTREAM in the
+ * environment): the stage before failed and said why, so bs_die exits
+ * BS_EXIT_UPSTREAM without a second message, and bs_pipeline_run sorts it
+ * out (a status users never see). */
 extern int bs_upstream_failed;
 #define BS_PIPELINE_ENV "BS_PIPELINE_DOWNSTREAM"
 #define BS_EXIT_UPSTREAM 3

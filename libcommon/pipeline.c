@@ -10,11 +10,13 @@
  * its status is the last failing stage's, as `set -o pipefail` gives.
  * Exec failures come back to the parent through a close-on-exec pipe, so
  * the library itself still never prints.  Every stage but the first runs
- * with BS_PIPELINE_DOWNSTREAM=1 in its environment: an empty input there
- * means the stage before failed (a stage that succeeds writes a stream),
- * and bs_die exits BS_EXIT_UPSTREAM without repeating the news: run()
- * counts that stage as fine when an earlier one failed, and else as failed
- * with status 1, saying that the stage before wrote nothing.
+ * with BS_PIPELINE_DOWNSTREAM=1 in its environment (the first without it,
+ * whatever the caller's environment held): an input that ends early there
+ * (empty, or cut short) means the stage before failed (a stage that
+ * succeeds writes a whole stream), and bs_die exits BS_EXIT_UPSTREAM
+ * without repeating the news: run() counts that stage as fine when an
+ * earlier one failed, and else as failed with status 1, saying that the
+ * stage before wrote no whole stream.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -425,6 +427,8 @@ bs_pipeline_run(struct bs_pipeline *p, struct bs_err *e)
 			break;
 		}
 		file = bs_pipeline_which(p, st->argv[0]);
+		if (i == 0)
+			unsetenv(BS_PIPELINE_ENV);
 		if (i == 1 && setenv(BS_PIPELINE_ENV, "1", 1) < 0) {
 			rc = bs_err_set(e, BS_ENOMEM, "out of memory");
 			free(file);
@@ -504,7 +508,7 @@ bs_pipeline_run(struct bs_pipeline *p, struct bs_err *e)
 			    st->argv[0], strerror(st->exec_errno));
 	}
 	if (empty < p->n && empty > 0)
-		return bs_err_set(e, BS_ETRUNC, "%s: empty input: %s wrote nothing",
+		return bs_err_set(e, BS_ETRUNC, "%s: its input ended early: %s exited 0 without writing a whole stream",
 		    p->s[empty].argv[0], p->s[empty - 1].argv[0]);
 	for (size_t i = p->n; i-- > 0;) {
 		struct stage *st = &p->s[i];

@@ -261,11 +261,8 @@ read_frame(struct bs_reader *r, struct bs_frame **fp)
 	if (got == 0) {
 		if (r->state == S_OUTSIDE && r->members > 0)
 			return BS_EOF;
-		if (r->pos == 0) {
-			if (getenv(BS_PIPELINE_ENV))
-				bs_upstream_failed = 1;
+		if (r->pos == 0)
 			return bs_err_set(&r->err, BS_ETRUNC, "empty input: not a bigsmall stream");
-		}
 		return bs_err_set(&r->err, BS_ETRUNC,
 		    "unexpected end of stream at offset %llu (%s)",
 		    (unsigned long long)r->pos, where(r));
@@ -627,8 +624,13 @@ bs_reader_next(struct bs_reader *r, struct bs_frame **fp)
 	*fp = NULL;
 	if (r->err.code < 0)
 		return r->err.code;
-	if ((rc = read_frame(r, &f)) != 0)
+	if ((rc = read_frame(r, &f)) != 0) {
+		/* the input ended early: in a pipeline stage after the first,
+		 * the stage before failed (see bs_upstream_failed) */
+		if (rc == BS_ETRUNC && getenv(BS_PIPELINE_ENV))
+			bs_upstream_failed = 1;
 		return rc;
+	}
 	if (r->orphan_fend && f->type == BS_F_FEND && r->state == S_MEMBER) {
 		/* the end of a file whose FILE frame a resynchronisation lost */
 		r->orphan_fend = 0;

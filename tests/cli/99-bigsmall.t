@@ -138,12 +138,23 @@ is "$st" 1 "a first stage that fails late fails compress"
 printf '#!/bin/sh\nexit 0\n' > fake/bs-split
 fake/bigsmall compress "$M" -o empty.bs > out 2> err; st=$?
 [ "$st" -ne 0 ] && [ ! -e empty.bs ]; ok $? "a first stage that writes nothing fails compress"
-grep -q "bs-encode: empty input: bs-split wrote nothing" err; ok $? "... and bigsmall says so (no stage can)"
+grep -q "bs-encode: its input ended early: bs-split exited 0 without writing a whole stream" err; ok $? "... and bigsmall says so (no stage can)"
 printf "not a safetensors file at all" > notst.safetensors
 bigsmall compress notst.safetensors -o notst.bs > out 2> err; st=$?
 is "$st" 1 "a first stage that fails on bad data: exit 1"
 is "$(wc -l < err)" 1 "... one line on stderr: the next stage's empty input is not reported again"
 grep -q "^bs-split: notst.safetensors: " err; ok $? "... the first stage's, naming the file"
+bs-split "$M" | bs-encode > good.bs
+len=$(stat -c %s good.bs)
+head -c $((len / 2)) good.bs > half.bs
+bigsmall decompress half.bs -o halfdir > out 2> err; st=$?
+is "$st" 1 "a first stage that fails half way: exit 1"
+is "$(wc -l < err)" 1 "... one line on stderr: the next stage's cut input is not reported again"
+grep -q "^bs-decode: half.bs: " err && [ ! -e halfdir ]; ok $? "... the first stage's, and no folder"
+: > empty.bs
+BS_PIPELINE_DOWNSTREAM=1 bigsmall decompress empty.bs -o edir > out 2> err; st=$?
+is "$st" 1 "BS_PIPELINE_DOWNSTREAM in the caller's environment does not silence the first stage"
+grep -q "^bs-decode: empty.bs: empty input" err; ok $? "... which says what is wrong"
 rm fake/bs-verify fake/bs-delta
 PATH=/usr/bin:/bin fake/bigsmall compress --delta-from "$M" "$FT" -o nod.bs > out 2> err; st=$?
 is "$st" 2 "a program that is not installed: exit 2"
