@@ -707,7 +707,9 @@ do_compress(int argc, char **argv)
 			free_list(&done);
 			free(sizes);
 		} else if (exists(part) && dry_run)
-			printf("# %s exists: its complete files are kept and only the rest is compressed\n", part);
+			/* keeping its complete files is bigsmall's own work (it
+			 * rewrites the .part): a pasted line starts afresh */
+			printf("# %s exists: 'bigsmall compress --resume' keeps its complete files; this line compresses all again\n", part);
 		else if (!dry_run) {
 			/* a fresh .part: created empty, appended to below */
 			int fd = open(part, O_WRONLY | O_CREAT | O_TRUNC, 0666);
@@ -742,7 +744,9 @@ do_compress(int argc, char **argv)
 		level_threads(p, 1);
 		if (ecc)
 			stage(p, "bs-ecc");
-		if (part)
+		if (part && dry_run)
+			bs_pipeline_stdout(p, part);	/* > : afresh */
+		else if (part)
 			bs_pipeline_append(p, part);
 		else {
 			arg(p, "-o"), arg(p, out);

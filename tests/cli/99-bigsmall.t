@@ -305,6 +305,10 @@ bigsmall compress --resume "$M" -o r5.bs 2> err; st=$?
 bigsmall compress --resume "$M" -o r3.bs 2> err; st=$?
 [ "$st" -eq 0 ] && cmp -s r3.bs a.bs; ok $? "--resume without a .part compresses as usual"
 is "$(bigsmall -n compress --resume "$M" -o r6.bs | wc -l)" 1 "compress --resume -n prints one line"
+head -c 100000 a.bs > r7.bs.part
+bigsmall -n compress --resume "$M" -o r7.bs > line; grep -q '^# r7.bs.part exists' line; ok $? "... and a comment when a part exists"
+bash -o pipefail -c "$(grep -v "^#" line)" && bs-decode r7.bs | bs-reshard -o r7d && same_dir r7d "$M"
+ok $? "... whose pasted line writes a whole stream, never one appended to a cut part"
 bash -c "$(bigsmall -n compress --resume "$M" -o r6.bs)"; st=$?
 [ "$st" -eq 0 ] && [ ! -e r6.bs.part ] && cmp -s r6.bs a.bs; ok $? "... which, pasted, writes OUT through OUT.part"
 printf 'not a stream' > r4.bs.part
