@@ -55,6 +55,7 @@ static const struct bs_opt apply_opts[] = {
 };
 static const struct bs_opt diff_opts[] = {
 	{ 0, "patch", BS_OPT_STR, &patch, "FILE", "also write the patch that turns A into B", "file" },
+	{ 'f', "force", BS_OPT_FLAG, &force, NULL, "replace the patch FILE if it exists", NULL },
 	OPT_LEVEL, OPT_THREADS, OPT_DRY, OPT_END
 };
 static const struct bs_opt verify_opts[] = {
@@ -877,6 +878,8 @@ do_diff(int argc, char **argv)
 	need_input(a);
 	need_input(b);
 
+	if (patch && !dry_run && !force && exists(patch) && strcmp(patch, "-") != 0)
+		bs_die(2, "diff: %s: already exists (-f replaces it)", patch);
 	if (patch) {
 		const char *need[] = { is_stream(b) ? "bs-decode" : "bs-split", "bs-delta", "bs-encode", NULL };
 		struct bs_pipeline *p = pipeline();
@@ -942,6 +945,12 @@ do_diff(int argc, char **argv)
 	    same, changed, removed, a, added, b);
 	bs_model_close(ma);
 	bs_model_close(mb);
+	/* a report that did not get out is trouble (2), not a difference */
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		if (errno == EPIPE)
+			exit(2);
+		bs_die(2, "<stdout>: write error: %s", strerror(errno));
+	}
 	return changed + removed + added ? 1 : 0;
 }
 

@@ -215,11 +215,17 @@ if have bs-delta && have bs-patch; then
 	cmp -s p.bs ft.bs; ok $? "... and writes the same patch as compress --delta-from"
 	pasted diff --patch p2.bs "$M" "$FT" 2> /dev/null
 	cmp -s p2.bs ft.bs; ok $? "... and so does its pasted pipeline"
+	bigsmall diff --patch p.bs "$M" "$FT" > out 2> err; st=$?
+	is "$st" 2 "diff --patch refuses to replace an existing FILE"
+	bigsmall diff -f --patch p.bs "$M" "$FT" > out 2> err; st=$?
+	is "$st" 1 "... and replaces it with -f"
+	bigsmall diff "$M" "$FT" > /dev/full 2> err; st=$?
+	is "$st" 2 "diff whose report cannot be written: exit 2, not 1"
 	cp "$M/config.json" c.json; rm -rf cut && cp -r "$M" cut && rm cut/tok512.bin && echo '{}' > cut/extra.json
 	bigsmall diff "$M" cut > out 2> err; st=$?
 	grep -q '^- file tok512.bin' out && grep -q '^+ file extra.json' out; ok $? "diff names files only in A and only in B"
 else
-	skip 21 "bs-delta or bs-patch not built"
+	skip 24 "bs-delta or bs-patch not built"
 fi
 
 # ------------------------------------------------------ ecc, repair
