@@ -845,7 +845,9 @@ on_frame(struct job *j)
 			ck.t_ok++;
 			ck.t_payload_only++;
 		}
-		if (ck.have_orig && ck.orig.file && ck.t.open && (ck.orig.st_ok || ck.t.kind == BS_T_BLOB)) {
+		/* a blob's bytes are its file's: the file's SHA-256 at FEND
+		 * compares them, once */
+		if (ck.have_orig && ck.orig.file && ck.t.open && ck.orig.st_ok && !ck.t.blob) {
 			struct orig_tensor *o = orig_tensor(&ck.orig, ck.t.raw, ck.t.raw_len,
 			    ck.t.kind == BS_T_BLOB);
 			if (!o) {
@@ -951,6 +953,11 @@ on_job(struct job *j)
 			close_file(1);
 		else
 			ck.f.bad = 1;	/* it goes on, short of what was lost */
+		/* records and files whose start was lost: bad too */
+		ck.tensors += ri->records;
+		ck.t_bad += ri->records;
+		ck.files += ri->files;
+		ck.f_bad += ri->files;
 		break;
 	}
 	}
@@ -1083,6 +1090,8 @@ main(int argc, char *argv[])
 			ck.a_files++;
 		}
 	nread = bs_reader_offset(r);
+	ck.files += bs_reader_lost_files(r);
+	ck.f_bad += bs_reader_lost_files(r);
 	bs_reader_close(r);
 	if (tee_flag) {
 		pthread_join(tp.th, NULL);

@@ -764,11 +764,17 @@ struct bs_resync_info {
 	uint64_t to;			/* offset of the frame resumed at (or the end) */
 	uint64_t bytes;			/* to - from: bytes passed over */
 	uint64_t frames;		/* intact frames passed over */
+	uint64_t records, files;	/* of them, TEND and FEND frames of
+					 * records and files whose start was
+					 * lost (not those open at the damage) */
 	int cut;			/* input ended inside a member */
 	int file_kept;			/* the frame resumed at goes on with the open file */
 };
 int bs_reader_resync(struct bs_reader *r, struct bs_frame **fp,
     struct bs_resync_info *ri);
+/* Files whose FILE frame a resynchronisation lost while their entries were
+ * read on (as bare ones): their FEND frames were passed over. */
+uint64_t bs_reader_lost_files(const struct bs_reader *r);
 
 /* ----------------------------------------------------------------- delta */
 

@@ -44,6 +44,7 @@ struct bs_reader {
 	int damaged_member;		/* END's length, index and counts unchecked */
 	int damaged_file;		/* FEND's tensor count unchecked */
 	int orphan_fend;		/* the FILE was lost: skip its FEND */
+	uint64_t lost_files;		/* FEND frames so skipped */
 	int defer_chunks;		/* CHUNK payloads left to bs_frame_check */
 };
 
@@ -634,6 +635,7 @@ bs_reader_next(struct bs_reader *r, struct bs_frame **fp)
 	if (r->orphan_fend && f->type == BS_F_FEND && r->state == S_MEMBER) {
 		/* the end of a file whose FILE frame a resynchronisation lost */
 		r->orphan_fend = 0;
+		r->lost_files++;
 		bs_frame_free(f);
 		return bs_reader_next(r, fp);
 	}
@@ -721,6 +723,12 @@ resume_at(struct bs_reader *r, const struct bs_frame *f)
 	return 0;
 }
 
+uint64_t
+bs_reader_lost_files(const struct bs_reader *r)
+{
+	return r->lost_files;
+}
+
 int
 bs_reader_resync(struct bs_reader *r, struct bs_frame **fp,
     struct bs_resync_info *ri)
@@ -736,6 +744,8 @@ bs_reader_resync(struct bs_reader *r, struct bs_frame **fp,
 	if (r->err.code == BS_EIO || r->err.code == BS_ENOMEM)
 		return r->err.code;
 	ri->from = r->lost_at;	/* the start of the frame that failed */
+	/* the first TEND and FEND passed over may end what is open */
+	int open_t = r->tensor_frame != NULL, open_f = r->file_frame != NULL;
 	for (;;) {
 		/* the scan window: the failed frame's bytes after its first,
 		 * the bytes pushed back, then more of the input */
@@ -815,6 +825,14 @@ bs_reader_resync(struct bs_reader *r, struct bs_frame **fp,
 			    f->type != BS_F_INDEX && f->type != BS_F_END) {
 				/* an intact frame of the damaged record: passed over */
 				ri->frames++;
+				if (f->type == BS_F_TEND && !open_t)
+					ri->records++;
+				if (f->type == BS_F_FEND && !open_f)
+					ri->files++;
+				if (f->type == BS_F_TEND || f->type == BS_F_FEND)
+					open_t = 0;
+				if (f->type == BS_F_FEND)
+					open_f = 0;
 				bs_frame_free(f);
 				continue;
 			}

@@ -95,6 +95,20 @@ flip "$T/s.bs" $((c1 + 25)) 0 > "$T/d.bs"
 v "$T/d.bs"; is $? 1 "a flipped header-check bit: exit 1"
 grep -q "at offset $c1: frame header checksum mismatch" "$T/rep"; ok $? "the header damage is reported at its frame"
 grep -q "6 tensors and 2 blobs: 7 ok, 1 bad" "$T/rep"; ok $? "and the rest is checked"
+# a damaged FILE or TENSOR frame: the record it starts is lost, and counted
+# bad, so ok + bad is still all the stream holds
+fr=$(frame_at "$T/s.bs" 2 1)	# the first FILE frame
+flip "$T/s.bs" $((fr + 40)) 1 > "$T/d.bs"
+v "$T/d.bs"; is $? 1 "a damaged FILE frame: exit 1"
+grep -q "; 4 files: 3 ok, 1 bad;" "$T/rep"; ok $? "... its file counts bad, not gone"
+# records() prints ok + bad of the tensors and blobs in the summary
+records() { sed -n 's/.*blobs*: \([0-9]*\) ok, \([0-9]*\) bad;.*/\1 \2/p' "$T/rep" | { read -r o b; echo $((o + b)); }; }
+is "$(records)" 8 "... and every record is counted, ok or bad"
+tr=$(frame_at "$T/s.bs" 3 2)	# the second TENSOR frame
+flip "$T/s.bs" $((tr + 40)) 1 > "$T/d.bs"
+v "$T/d.bs"; is $? 1 "a damaged TENSOR frame: exit 1"
+[ "$(records)" = 8 ] && grep -q "blobs*: [0-9]* ok, [1-9] bad;" "$T/rep"
+ok $? "... its tensor counts bad, not gone"
 # two damages far apart: two problems, both found
 c2=$(frame_at "$T/s.bs" 4 9)	# the 9th chunk: in sub/b.safetensors
 flip "$T/s.bs" $((c1 + 50)) 2 > "$T/d1.bs"
@@ -139,6 +153,10 @@ grep -q "file 'a.safetensors' differs from the original" "$T/rep"; ok $? "a file
 grep -q "file 'config.json' is extra" "$T/rep"; ok $? "a file the originals lack is extra"
 grep -q "file 'extra.txt' of .* is missing from the stream" "$T/rep"; ok $? "a file the stream lacks is missing"
 grep -Eq "against .*: [1-9][0-9]* tensors? and 3 files differ" "$T/rep"; ok $? "the summary counts the differences (a verdict of BAD never follows a clean count)"
+cp -r "$M" "$T/m3"; echo '{"a":2}' > "$T/m3/config.json"
+v -a "$T/m3" "$T/s.bs"; is $? 1 "--against a folder with a changed blob: exit 1"
+grep -q "against .*: 0 tensors and 1 file differ" "$T/rep" && grep -q "BAD: 1 problem$" "$T/rep"
+ok $? "... one file differs, the blob is not counted again as a tensor"
 mkst "$T/one.safetensors" "p:F32:4" "q:F32:4"
 mkst "$T/two.safetensors" "p:F32:4"
 bs-split "$T/two.safetensors" > "$T/two.bs"
