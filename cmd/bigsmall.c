@@ -1359,8 +1359,14 @@ main(int argc, char *argv[])
 	ops = av;
 	bs_parse_args(&c->prog, &ac, &av);
 	free(ops);
-	if (level < 0 || level > 19 || threads < 0 || threads > 1024 || sample < 0 || shards < 0)
-		bs_die(2, "%s: -l takes 1..19, -T 0..1024, --sample and --shards a count", command_name);
+	if (level < 0 || level > 19)
+		bs_die(2, "%s: --level: must be between 1 and 19", command_name);
+	if (threads < 0 || threads > 1024)
+		bs_die(2, "%s: --threads: must be between 0 (all cores) and 1024", command_name);
+	if (sample < 0)
+		bs_die(2, "%s: --sample: must be a count of tensors, 1 or more", command_name);
+	if (shards < 0)
+		bs_die(2, "%s: --shards: must be a count, 1 or more", command_name);
 	/* an operand that looks like an option reaches the programs as ./NAME */
 	for (i = 0; i < ac; i++)
 		if (av[i][0] == '-' && av[i][1]) {

@@ -673,16 +673,19 @@ main(int argc, char *argv[])
 	bs_pool_free(c.pool);
 	bs_writer_free(c.w);
 	bs_out_close(out, output, 1);
-	bs_info("%s: %llu tensors against %s: %llu references, %llu deltas, %llu whole",
-	    bs_reader_name(c.r), (unsigned long long)c.tensors[0], base_path,
-	    (unsigned long long)c.refs[0], (unsigned long long)c.deltas, (unsigned long long)c.whole[0]);
+#define S(n) ((n) == 1 ? "" : "s")
+	bs_info("%s: %llu tensor%s against %s: %llu reference%s, %llu delta%s, %llu whole",
+	    bs_reader_name(c.r), (unsigned long long)c.tensors[0], S(c.tensors[0]), base_path,
+	    (unsigned long long)c.refs[0], S(c.refs[0]), (unsigned long long)c.deltas,
+	    S(c.deltas), (unsigned long long)c.whole[0]);
 	if (c.tensors[1])
-		bs_info("%s: %llu blob%s (files other than safetensors): %llu references, %llu whole",
-		    bs_reader_name(c.r), (unsigned long long)c.tensors[1], c.tensors[1] == 1 ? "" : "s",
-		    (unsigned long long)c.refs[1], (unsigned long long)c.whole[1]);
+		bs_info("%s: %llu blob%s (files other than safetensors): %llu reference%s, %llu whole",
+		    bs_reader_name(c.r), (unsigned long long)c.tensors[1], S(c.tensors[1]),
+		    (unsigned long long)c.refs[1], S(c.refs[1]), (unsigned long long)c.whole[1]);
 	if (c.files_ref)
-		bs_info("%s: %llu files identical to the base's, written as file references",
-		    bs_reader_name(c.r), (unsigned long long)c.files_ref);
+		bs_info("%s: %llu file%s identical to the base's, written as file references",
+		    bs_reader_name(c.r), (unsigned long long)c.files_ref, S(c.files_ref));
+#undef S
 	bs_frame_free(c.tensor);
 	free(c.pending);
 	free(c.held);

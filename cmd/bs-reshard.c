@@ -153,7 +153,7 @@ refuse_ref(const struct bs_frame *f)
 	const struct bs_file_info *fi = &f->u.file;
 
 	if (fi->kind == BS_FILE_REF)
-		bs_die(1, "%s: frame %llu: file '%.*s' is a reference to a base's file: apply it with bs-patch first",
+		bs_die(1, "%s: frame %llu: file '%.*s' is a reference to a base's file: apply it with bs-patch --base BASE first (bigsmall decompress --base BASE)",
 		    in, (unsigned long long)f->number, (int)(fi->path_len > 200 ? 200 : fi->path_len), fi->path);
 }
 
@@ -284,7 +284,7 @@ restore(struct bs_reader *r)
 				bs_die(1, "%s: frame %llu: tensor '%.*s' outside a file record: this stream does not say which file it belongs to (write new shards with --join or --size)",
 				    in, (unsigned long long)f->number, (int)t->name_len, t->name);
 			if (t->kind == BS_T_DELTA || t->kind == BS_T_REF)
-				bs_die(1, "%s: frame %llu: '%.*s' is a delta against a base: apply it with bs-patch first",
+				bs_die(1, "%s: frame %llu: '%.*s' is a delta against a base: apply it with bs-patch --base BASE first (bigsmall decompress --base BASE)",
 				    in, (unsigned long long)f->number, (int)t->name_len, t->name);
 			bs_xxh128_reset(xh);
 			break;
@@ -755,7 +755,7 @@ reshard(struct bs_reader *r)
 		case BS_F_TENSOR:
 			t = &f->u.tensor;
 			if (t->kind == BS_T_DELTA || t->kind == BS_T_REF)
-				bs_die(1, "%s: frame %llu: '%.*s' is a delta against a base: apply it with bs-patch first",
+				bs_die(1, "%s: frame %llu: '%.*s' is a delta against a base: apply it with bs-patch --base BASE first (bigsmall decompress --base BASE)",
 				    in, (unsigned long long)f->number, (int)t->name_len, t->name);
 			bs_xxh128_reset(xh);
 			if (t->kind == BS_T_BLOB) {

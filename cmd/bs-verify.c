@@ -474,7 +474,8 @@ static struct checker {
 	size_t nix, capix, open_ix_file, open_ix_tensor;
 	/* counts */
 	uint64_t members, frames, chunks, raw_bytes;
-	uint64_t tensors, blobs, t_ok, t_bad, t_payload_only, t_delta, f_ref;
+	uint64_t tensors, blobs, t_ok, t_bad, t_payload_only, f_ref;
+	uint64_t t_delta[2];		/* delta, reference records without --base */
 	uint64_t files, f_ok, f_bad, f_unchecked;
 	uint64_t a_tensors, a_files;	/* --against: differ, extra or missing */
 } ck;
@@ -782,7 +783,7 @@ on_frame(struct job *j)
 			if (base && j->decode && find_base(f))
 				ck.t.hash_ok = 1;
 			else if (!base)
-				ck.t_delta++;
+				ck.t_delta[t->kind == BS_T_REF]++;
 		}
 		if (!ck.t.hash_ok && ck.f.open)
 			ck.f.hash_ok = 0;
@@ -1124,9 +1125,12 @@ main(int argc, char *argv[])
 			fprintf(rep, "%s: against %s: %llu tensor%s and %llu file%s differ or are missing or extra\n",
 			    in, against, (unsigned long long)ck.a_tensors, ck.a_tensors == 1 ? "" : "s",
 			    (unsigned long long)ck.a_files, ck.a_files == 1 ? "" : "s");
-		if (ck.t_delta)
-			fprintf(rep, "%s: %llu delta tensors: residuals checked; the rebuilt tensors are not checked without --base\n",
-			    in, (unsigned long long)ck.t_delta);
+		if (ck.t_delta[0])
+			fprintf(rep, "%s: %llu delta tensor%s: residuals checked; the rebuilt tensors are not checked without --base\n",
+			    in, (unsigned long long)ck.t_delta[0], ck.t_delta[0] == 1 ? "" : "s");
+		if (ck.t_delta[1])
+			fprintf(rep, "%s: %llu reference%s to the base's tensors or blobs: not checked without --base\n",
+			    in, (unsigned long long)ck.t_delta[1], ck.t_delta[1] == 1 ? "" : "s");
 		if (ck.f_ref)
 			fprintf(rep, "%s: %llu file references: not checked without --base\n",
 			    in, (unsigned long long)ck.f_ref);

@@ -25,8 +25,8 @@ rt() {
 # kinds: "references deltas whole" of the tensors, then "/ references
 # whole" of the blobs when there are any, from bs-delta -v of the last rt
 kinds() {
-	sed -n -e 's/.*: \([0-9]*\) references, \([0-9]*\) deltas, \([0-9]*\) whole$/\1 \2 \3/p' \
-	    -e 's/.* blobs* (files other than safetensors): \([0-9]*\) references, \([0-9]*\) whole$/\/ \1 \2/p' \
+	sed -n -e 's/.*: \([0-9]*\) references*, \([0-9]*\) deltas*, \([0-9]*\) whole$/\1 \2 \3/p' \
+	    -e 's/.* blobs* (files other than safetensors): \([0-9]*\) references*, \([0-9]*\) whole$/\/ \1 \2/p' \
 	    "$T/d$n.err" | paste -sd' '
 }
 
@@ -80,7 +80,7 @@ bs-verify -q --base "$S/stories260k" "$T/same.patch"; ok $? "bs-verify --base ch
 bs-verify "$T/same.patch" > "$T/v.out"; ok $? "bs-verify without a base: OK"
 grep -q "6 file references: not checked without --base" "$T/v.out"; ok $? "... and says what it could not check"
 bs-reshard -o "$T/nope" "$T/same.patch" 2> "$T/err"; is $? 1 "bs-reshard refuses a file reference (exit 1)"
-grep -q "reference to a base's file: apply it with bs-patch first" "$T/err"; ok $? "... saying to apply it with bs-patch first"
+grep -q "reference to a base's file: apply it with bs-patch --base BASE first" "$T/err"; ok $? "... saying to apply it with bs-patch first"
 # a modified base file: refused, named
 mkdir -p "$T/modbase"; cp "$S/stories260k"/* "$T/modbase/"; chmod u+w "$T/modbase"/*
 perl -e 'open F, "+<", $ARGV[0] or die; seek F, -2, 2; print F "\x5a"' "$T/modbase/$f1"
