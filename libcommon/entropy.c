@@ -24,7 +24,8 @@
 static inline unsigned
 nstates(size_t n)
 {
-	return n >= BS_ENT_WIDE_N ? BS_ENT_STATES_MAX :
+	return n >= BS_ENT_WIDER_N ? 8 * BS_ENT_STATES :
+	    n >= BS_ENT_WIDE_N ? 4 * BS_ENT_STATES :
 	    n >= BS_ENT_MID_N ? 2 * BS_ENT_STATES : BS_ENT_STATES;
 }
 
@@ -723,7 +724,7 @@ enc_groups_avx2(const struct esym *es, uint32_t *x, unsigned ns,
 
 #ifdef HAVE_AVX2_PATH
 /*
- * AVX-512 encoder for 16 and 32 states: two groups of 8 at once, from
+ * AVX-512 encoder for 16 to 64 states: two groups of 8 at once, from
  * group i - 16 (i a multiple of 16) downwards; the words of the lanes that
  * renormalise compressed into lane order and stored below wp, as the
  * AVX2 loop stores the two groups one after the other.
@@ -1106,7 +1107,16 @@ dec_bulk16_avx2(const struct dtab *t, uint32_t *x, unsigned ns, uint8_t *out,
 	}
 	__m256i CT = _mm256_loadu_si256((const __m256i *)ctl);
 	__m256i SH = _mm256_loadu_si256((const __m256i *)shv);
-	if (ns == 32) {
+	if (ns == 64) {		/* eight registers: some live in memory */
+		__m256i X[8];
+		for (unsigned k = 0; k < 8; k++)
+			X[k] = _mm256_loadu_si256((const __m256i *)(x + 8 * k));
+		while (AVX_OK(8))
+			for (unsigned k = 0; k < 8; k++)
+				AVX_GROUP(X[k]);
+		for (unsigned k = 0; k < 8; k++)
+			_mm256_storeu_si256((__m256i *)(x + 8 * k), X[k]);
+	} else if (ns == 32) {
 		__m256i X0 = _mm256_loadu_si256((const __m256i *)x);
 		__m256i X1 = _mm256_loadu_si256((const __m256i *)(x + 8));
 		__m256i X2 = _mm256_loadu_si256((const __m256i *)(x + 16));
@@ -1142,7 +1152,7 @@ dec_bulk16_avx2(const struct dtab *t, uint32_t *x, unsigned ns, uint8_t *out,
 }
 
 /*
- * AVX-512 bulk loop for 16-bit output with 16 or 32 states: 16 states in a
+ * AVX-512 bulk loop for 16-bit output with 16, 32 or 64 states: 16 states in a
  * register, the renormalisation words expanded straight into the lanes
  * that need them (vpexpandd), the low bits of 16 values picked from one
  * 64-byte load (vpermb).  Same arithmetic as AVX_GROUP.
@@ -1200,7 +1210,22 @@ dec_bulk16_avx512(const struct dtab *t, uint32_t *x, unsigned ns,
 	}
 	__m512i CT = _mm512_loadu_si512((const void *)ctl);
 	__m512i SH = _mm512_loadu_si512((const void *)shv);
-	if (ns == 32) {
+	if (ns == 64) {
+		__m512i X0 = _mm512_loadu_si512((const void *)x);
+		__m512i X1 = _mm512_loadu_si512((const void *)(x + 16));
+		__m512i X2 = _mm512_loadu_si512((const void *)(x + 32));
+		__m512i X3 = _mm512_loadu_si512((const void *)(x + 48));
+		while (AVX512_OK(4)) {
+			AVX512_GROUP(X0);
+			AVX512_GROUP(X1);
+			AVX512_GROUP(X2);
+			AVX512_GROUP(X3);
+		}
+		_mm512_storeu_si512((void *)x, X0);
+		_mm512_storeu_si512((void *)(x + 16), X1);
+		_mm512_storeu_si512((void *)(x + 32), X2);
+		_mm512_storeu_si512((void *)(x + 48), X3);
+	} else if (ns == 32) {
 		__m512i X0 = _mm512_loadu_si512((const void *)x);
 		__m512i X1 = _mm512_loadu_si512((const void *)(x + 16));
 		while (AVX512_OK(2)) {
@@ -1506,7 +1531,7 @@ ctx_scale(size_t n)
 
 #ifdef HAVE_AVX2_PATH
 /*
- * The steps t1 - 1 down to t0 of a context-mode block for 16 or 32 lanes
+ * The steps t1 - 1 down to t0 of a context-mode block for 16, 32 or 64 lanes
  * with AVX-512: stg holds, transposed, row j = the lanes' values at step
  * t0 + j - 1 (row 0: the values before t0, or 0); cb[c] = the index of
  * context c's first esym.  The arithmetic of ENC_PUT, the words of a
@@ -1783,7 +1808,7 @@ ctx_steps_avx2(const struct ctxdec *d, uint32_t *x, unsigned *pc,
 	const __m128i scv = _mm_cvtsi32_si128((int)d->sc);
 	const __m128i rv = _mm_cvtsi32_si128((int)d->r);
 	const uint8_t *p = *pp;
-	__m256i X[4], C[4];
+	__m256i X[8], C[8];
 	unsigned g = ns / NS;
 	size_t t = 0;
 
@@ -1792,7 +1817,13 @@ ctx_steps_avx2(const struct ctxdec *d, uint32_t *x, unsigned *pc,
 		C[j] = _mm256_sll_epi32(_mm256_loadu_si256(
 		    (const __m256i *)(pc + NS * j)), scv);
 	}
-	if (g == 4)
+	if (g == 8)
+		for (; t < tn && end - p >= 128; t++) {
+			uint16_t *o = stg + t * ns;
+			for (unsigned j = 0; j < 8; j++)
+				CTX_AVX(X[j], C[j], 8 * j);
+		}
+	else if (g == 4)
 		for (; t < tn && end - p >= 64; t++) {
 			uint16_t *o = stg + t * ns;
 			CTX_AVX(X[0], C[0], 0);
@@ -1840,7 +1871,7 @@ ctx_steps_avx2(const struct ctxdec *d, uint32_t *x, unsigned *pc,
 	p += 2 * (unsigned)__builtin_popcount(k_);			\
 } while (0)
 
-/* ctx_steps_avx2 for 16 or 32 lanes with AVX-512: whole steps while 32
+/* ctx_steps_avx2 for 16, 32 or 64 lanes with AVX-512: whole steps while 32
  * bytes of words per register remain. */
 __attribute__((target("avx512f,avx512bw,avx512vl,popcnt"))) static size_t
 ctx_steps_avx512(const struct ctxdec *d, uint32_t *x, unsigned *pc,
@@ -1865,7 +1896,23 @@ ctx_steps_avx512(const struct ctxdec *d, uint32_t *x, unsigned *pc,
 	_mm512_storeu_si512((void *)(x + 16 * (j)), X);		\
 	_mm512_storeu_si512((void *)(pc + 16 * (j)), _mm512_srl_epi32(C, scv)); \
 } while (0)
-	if (ns == 32) {
+	if (ns == 64) {
+		CTX_LOAD(X0, C0, 0);
+		CTX_LOAD(X1, C1, 1);
+		CTX_LOAD(X2, C2, 2);
+		CTX_LOAD(X3, C3, 3);
+		for (; t < tn && end - p >= 128; t++) {
+			uint16_t *o = stg + t * ns;
+			CTX_AVX512(X0, C0, 0);
+			CTX_AVX512(X1, C1, 16);
+			CTX_AVX512(X2, C2, 32);
+			CTX_AVX512(X3, C3, 48);
+		}
+		CTX_STORE(X0, C0, 0);
+		CTX_STORE(X1, C1, 1);
+		CTX_STORE(X2, C2, 2);
+		CTX_STORE(X3, C3, 3);
+	} else if (ns == 32) {
 		CTX_LOAD(X0, C0, 0);
 		CTX_LOAD(X1, C1, 1);
 		for (; t < tn && end - p >= 64; t++) {

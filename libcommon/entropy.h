@@ -4,9 +4,10 @@
  * The coder is a static (two-pass) rANS coder with S interleaved 32-bit
  * states and 16-bit renormalisation (states live in [2^15, 2^31)): S = 8
  * for messages of fewer than BS_ENT_MID_N symbols, 16 below BS_ENT_WIDE_N,
- * 32 from there on (the decoder derives S from the symbol count it is
- * given; more states let a SIMD decoder overlap several 8-lane dependency
- * chains, at 4 bytes a state).  A coded section
+ * 32 below BS_ENT_WIDER_N, 64 from there on (the decoder derives S from the
+ * symbol count it is given; more states let a SIMD decoder overlap more
+ * dependency chains: decoding is bound by their latency, a gather and a
+ * multiply a step; at 4 bytes a state).  A coded section
  * is self-delimiting only through its length, which the caller stores; its
  * layout is:
  *
@@ -48,7 +49,7 @@
  * Everything here is reentrant: no global mutable state but the SIMD level,
  * found once.  Scratch memory is malloc'd per call and freed before
  * returning.  On x86-64 the coders use AVX2 loops when the CPU has AVX2 and
- * BMI2, and the decoder AVX-512 ones (F, BW, VL, VBMI) for 16 and 32
+ * BMI2, and the decoder AVX-512 ones (F, BW, VL, VBMI) for 16 to 64
  * states, checked at run time and capped by BS_SIMD=none|avx2 in the
  * environment; they stop and hand over to the portable code at group
  * boundaries, and every path produces the same output from the same input.
@@ -65,9 +66,10 @@
 #define BS_ENT_DEF_SCALE 12	/* default: decode table of 32 KiB */
 #endif
 #define BS_ENT_STATES 8		/* interleaved states, short messages */
-#define BS_ENT_STATES_MAX 32	/* at most */
-#define BS_ENT_MID_N 16384	/* 16 states from this many symbols */
-#define BS_ENT_WIDE_N 65536	/* 32 states from this many */
+#define BS_ENT_STATES_MAX 64	/* at most */
+#define BS_ENT_MID_N 4096	/* 16 states from this many symbols */
+#define BS_ENT_WIDE_N 16384	/* 32 states from this many */
+#define BS_ENT_WIDER_N 65536	/* 64 states from this many */
 
 /*
  * Normalise the histogram cnt[0..nsym) to frequencies freq[0..nsym) that

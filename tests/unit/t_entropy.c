@@ -324,10 +324,10 @@ main(void)
 		}
 		ok(fine, "2000 corrupted 16-bit sections: no crash");
 	}
-	/* split floats around the state-count thresholds (8, 16, 32) */
+	/* split floats around the state-count thresholds (8, 16, 32, 64) */
 	{
-		static const size_t ns[] = { 16, 17, 1000, 16383, 16384, 16391,
-		    65535, 65536, 65536 + 13, 262147 };
+		static const size_t ns[] = { 16, 17, 1000, 4095, 4096, 4103,
+		    16383, 16384, 16391, 65535, 65536, 65536 + 13, 262147 };
 		int good = 1;
 		fill_bf16(w, 1 << 20);
 		for (size_t k = 0; k < sizeof ns / sizeof ns[0]; k++) {
