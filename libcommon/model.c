@@ -556,9 +556,17 @@ bs_model_open(const char *path, struct bs_model **mp, struct bs_err *e)
 		}
 		if (sb.st_size >= 4 && pread_all(fd, magic, 4, 0) == 1 && memcmp(magic, bs_sync, 4) == 0)
 			rc = add_stream(m, fd, (uint64_t)sb.st_size, e);
-		else
-			rc = add_safetensors(m, fd, path, strrchr(path, '/') ?
-			    strrchr(path, '/') + 1 : path, (uint64_t)sb.st_size, e);
+		else if ((rc = add_safetensors(m, fd, path, strrchr(path, '/') ?
+		    strrchr(path, '/') + 1 : path, (uint64_t)sb.st_size, e)) == BS_ECORRUPT &&
+		    m->n == 0) {
+			/* no sync marker and no safetensors header: say both */
+			char why[sizeof e->msg];
+			size_t pl = strlen(path);
+			snprintf(why, sizeof why, "%s", strncmp(e->msg, path, pl) == 0 &&
+			    e->msg[pl] == ':' ? e->msg + pl + 2 : e->msg);
+			rc = bs_err_set(e, BS_ECORRUPT,
+			    "%s: neither a bigsmall stream nor a safetensors file (%s)", path, why);
+		}
 		if (rc < 0)
 			goto fail;
 	}
