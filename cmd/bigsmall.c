@@ -898,10 +898,11 @@ do_diff(int argc, char **argv)
 		printf("# bigsmall diff compares the tensors of %s and %s by name, dtype, shape and XXH3-128 itself\n", a, b);
 		return 0;
 	}
+	/* bad data in a model is exit 1, as the pipelines give */
 	if (bs_model_open(a, &ma, &e) < 0)
-		bs_die(2, "%s", e.msg);
+		bs_die(bs_err_status(e.code), "%s", e.msg);
 	if (bs_model_open(b, &mb, &e) < 0)
-		bs_die(2, "%s", e.msg);
+		bs_die(bs_err_status(e.code), "%s", e.msg);
 	for (size_t i = 0; i < bs_model_count(ma); i++) {
 		const struct bs_model_entry *t = bs_model_entry_at(ma, i), *u;
 		struct bs_hash128 ha, hb;
@@ -924,7 +925,7 @@ do_diff(int argc, char **argv)
 			continue;
 		}
 		if (bs_model_hash(ma, t, &ha, &e) < 0 || bs_model_hash(mb, u, &hb, &e) < 0)
-			bs_die(2, "%s", e.msg);
+			bs_die(bs_err_status(e.code), "%s", e.msg);
 		if (ha.lo != hb.lo || ha.hi != hb.hi) {
 			print_name('~', t, "values");
 			changed++;

@@ -523,6 +523,10 @@ bs_model_open(const char *path, struct bs_model **mp, struct bs_err *e)
 		free(m);
 		return bs_err_set(e, BS_ENOMEM, "out of memory");
 	}
+	if (strcmp(path, "-") == 0) {	/* the stream itself comes there */
+		rc = bs_err_set(e, BS_EUSAGE, "-: a base is a file or a folder, not standard input");
+		goto fail;
+	}
 	if (stat(path, &sb) < 0) {
 		rc = bs_err_set(e, BS_EIO, "%s: %s", path, strerror(errno));
 		goto fail;
