@@ -46,7 +46,13 @@ struct bs_reader {
 	int orphan_fend;		/* the FILE was lost: skip its FEND */
 	uint64_t lost_files;		/* FEND frames so skipped */
 	int defer_chunks;		/* CHUNK payloads left to bs_frame_check */
+	/* read-ahead: small frames come out of one read() instead of two
+	 * system calls each */
+	uint8_t *ahead;
+	size_t ahead_len, ahead_off;
 };
+
+#define AHEAD (128u << 10)	/* read-ahead size; larger reads go direct */
 
 struct bs_reader *
 bs_reader_open_fd(int fd, const char *name)
@@ -101,7 +107,8 @@ close_file(struct bs_reader *r)
 	r->damaged_file = 0;
 }
 
-/* Read up to n bytes, the pushed-back ones first; fewer only at the end. */
+/* Read up to n bytes, the pushed-back ones first, then the read-ahead,
+ * then the fd; fewer only at the end. */
 static ssize_t
 rd(struct bs_reader *r, void *p, size_t n)
 {
@@ -118,11 +125,57 @@ rd(struct bs_reader *r, void *p, size_t n)
 			r->push_len = r->push_off = 0;
 		}
 	}
-	if (got == n)
-		return (ssize_t)got;
-	if ((more = bs_read_full(r->fd, (uint8_t *)p + got, n - got)) < 0)
-		return -1;
-	return (ssize_t)(got + (size_t)more);
+	while (got < n) {
+		if (r->ahead_off < r->ahead_len) {
+			size_t k = r->ahead_len - r->ahead_off;
+			if (k > n - got)
+				k = n - got;
+			memcpy((uint8_t *)p + got, r->ahead + r->ahead_off, k);
+			r->ahead_off += k;
+			got += k;
+			continue;
+		}
+		if (n - got >= AHEAD / 2 || (!r->ahead && !(r->ahead = malloc(AHEAD)))) {
+			/* a large payload: straight into place */
+			if ((more = bs_read_full(r->fd, (uint8_t *)p + got, n - got)) < 0)
+				return -1;
+			got += (size_t)more;
+			break;
+		}
+		/* whatever one read gives (a pipe need not fill it) */
+		while ((more = read(r->fd, r->ahead, AHEAD)) < 0 && errno == EINTR)
+			;
+		if (more < 0)
+			return -1;
+		if (more == 0)
+			break;
+		r->ahead_len = (size_t)more;
+		r->ahead_off = 0;
+	}
+	return (ssize_t)got;
+}
+
+/* Put the read-ahead bytes behind the pushed-back ones, for code that
+ * reads the fd itself (the resynchronisation scan). */
+static int
+unread_ahead(struct bs_reader *r)
+{
+	size_t a = r->ahead_len - r->ahead_off, pl = r->push_len - r->push_off;
+	uint8_t *np;
+
+	if (!a)
+		return 0;
+	if (!(np = malloc(pl + a)))
+		return bs_err_set(&r->err, BS_ENOMEM, "out of memory");
+	if (pl)
+		memcpy(np, r->push + r->push_off, pl);
+	memcpy(np + pl, r->ahead + r->ahead_off, a);
+	free(r->push);
+	r->push = np;
+	r->push_len = pl + a;
+	r->push_off = 0;
+	r->ahead_len = r->ahead_off = 0;
+	return 0;
 }
 
 /* Keep the bytes of a frame that failed (n bytes at p from offset at),
@@ -152,6 +205,7 @@ bs_reader_close(struct bs_reader *r)
 	bs_frame_free(r->tensor_frame);
 	free(r->push);
 	free(r->lost);
+	free(r->ahead);
 	if (r->own_fd)
 		close(r->fd);
 	free(r->name);
@@ -744,6 +798,8 @@ bs_reader_resync(struct bs_reader *r, struct bs_frame **fp,
 	if (r->err.code == BS_EIO || r->err.code == BS_ENOMEM)
 		return r->err.code;
 	ri->from = r->lost_at;	/* the start of the frame that failed */
+	if ((rc = unread_ahead(r)) < 0)
+		return rc;
 	/* the first TEND and FEND passed over may end what is open */
 	int open_t = r->tensor_frame != NULL, open_f = r->file_frame != NULL;
 	for (;;) {
