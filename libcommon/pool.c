@@ -58,6 +58,18 @@ oldest_pending(struct bs_pool *p)
 	return NULL;
 }
 
+/* Whether more than k slots are pending; under the lock. */
+static int
+pending_beyond(const struct bs_pool *p, size_t k)
+{
+	size_t n = 0;
+
+	for (size_t i = p->next_pending; i < p->head + p->count; i++)
+		if (p->ring[i % p->cap].state == PENDING && ++n > k)
+			return 1;
+	return 0;
+}
+
 static void *
 worker(void *arg)
 {
@@ -166,8 +178,12 @@ bs_pool_take(struct bs_pool *p)
 	if (p->nthreads) {
 		pthread_mutex_lock(&p->mu);
 		while (s->state != DONE) {
-			/* rather than wait, run the oldest pending job here */
-			struct slot *c = oldest_pending(p);
+			/* rather than wait, run the oldest pending job here,
+			 * when the workers have others to go on with (they
+			 * would idle while the caller, which also reads and
+			 * writes, runs the last one) */
+			struct slot *c = pending_beyond(p, (size_t)p->nthreads) ?
+			    oldest_pending(p) : NULL;
 			if (!c) {
 				pthread_cond_wait(&p->done, &p->mu);
 				continue;
