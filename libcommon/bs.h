@@ -500,6 +500,8 @@ struct bs_chunk_job {
 	char errmsg[160];
 	void *ctx;			/* the program's */
 	void (*fn)(struct bs_chunk_job *);	/* set by bs_transcode */
+	struct bs_tensor_hash *th;	/* bs_transcode's: the tensor's hash */
+	uint64_t seq;			/* the chunk's place in its tensor */
 };
 struct bs_transcode_stats {
 	uint64_t frames, tensors, chunks, raw_bytes, in_bytes, out_bytes;
