@@ -576,6 +576,7 @@ simd_level(void)
 	    __builtin_cpu_supports("popcnt")) {
 		lvl = 1;
 		if (__builtin_cpu_supports("avx512f") &&
+		    __builtin_cpu_supports("avx512cd") &&
 		    __builtin_cpu_supports("avx512bw") &&
 		    __builtin_cpu_supports("avx512vl") &&
 		    __builtin_cpu_supports("avx512vbmi"))
@@ -608,9 +609,9 @@ have_avx512(void)
 struct esym {
 	uint32_t x_max;		/* renormalise when x >= x_max */
 	uint32_t rcp_freq;	/* reciprocal of freq (see rans_byte.h) */
-	uint32_t bias;
-	uint16_t cmpl_freq;	/* M - freq */
-	uint16_t rcp_shift;
+	uint16_t bias;		/* < 2^16: start, or start + M - 1 */
+	uint16_t cmpl_freq;	/* M - freq; with bias, one 32-bit gather */
+	uint32_t rcp_shift;	/* the AVX-512 loop computes it from freq */
 };
 
 static void
@@ -621,15 +622,15 @@ esym_init(struct esym *s, uint32_t start, uint32_t freq, unsigned scale)
 	if (freq < 2) {
 		s->rcp_freq = ~0u;
 		s->rcp_shift = 0;
-		s->bias = start + (1u << scale) - 1;
+		s->bias = (uint16_t)(start + (1u << scale) - 1);
 	} else {
 		unsigned shift = 0;
 		while (freq > (1u << shift))
 			shift++;
 		s->rcp_freq = (uint32_t)(((1ull << (shift + 31)) + freq - 1) /
 		    freq);
-		s->rcp_shift = (uint16_t)(shift - 1);
-		s->bias = start;
+		s->rcp_shift = shift - 1;
+		s->bias = (uint16_t)start;
 	}
 }
 
@@ -684,10 +685,11 @@ enc_groups_avx2(const struct esym *es, uint32_t *x, unsigned ns,
 			S = _mm256_loadu_si256((const __m256i *)(val + 4 * b));
 		S = _mm256_slli_epi32(_mm256_srl_epi32(S, sh), 2);
 		__m256i RC = _mm256_i32gather_epi32(e0 + 1, S, 4);
-		__m256i BI = _mm256_i32gather_epi32(e0 + 2, S, 4);
-		__m256i CS = _mm256_i32gather_epi32(e0 + 3, S, 4);
-		__m256i XM = _mm256_sll_epi32(_mm256_sub_epi32(mv,
-		    _mm256_and_si256(CS, lo16)), xsh);
+		__m256i BC = _mm256_i32gather_epi32(e0 + 2, S, 4);
+		__m256i SHV = _mm256_i32gather_epi32(e0 + 3, S, 4);
+		__m256i BI = _mm256_and_si256(BC, lo16);
+		__m256i CM = _mm256_srli_epi32(BC, 16);
+		__m256i XM = _mm256_sll_epi32(_mm256_sub_epi32(mv, CM), xsh);
 		__m256i c = _mm256_cmpeq_epi32(_mm256_max_epu32(X, XM), X);
 		unsigned m = (unsigned)_mm256_movemask_ps(
 		    _mm256_castsi256_ps(c));
@@ -710,9 +712,9 @@ enc_groups_avx2(const struct esym *es, uint32_t *x, unsigned ns,
 		__m256i od = _mm256_mul_epu32(_mm256_srli_epi64(X, 32),
 		    _mm256_srli_epi64(RC, 32));
 		__m256i q = _mm256_blend_epi32(ev, od, 0xaa);
-		q = _mm256_srlv_epi32(q, _mm256_srli_epi32(CS, 16));
+		q = _mm256_srlv_epi32(q, SHV);
 		X = _mm256_add_epi32(_mm256_add_epi32(X, BI),
-		    _mm256_mullo_epi32(q, _mm256_and_si256(CS, lo16)));
+		    _mm256_mullo_epi32(q, CM));
 		xv[blk] = X;
 	}
 	for (unsigned k = 0; k < ns / 8; k++)
@@ -729,13 +731,15 @@ enc_groups_avx2(const struct esym *es, uint32_t *x, unsigned ns,
  * renormalise compressed into lane order and stored below wp, as the
  * AVX2 loop stores the two groups one after the other.
  */
-__attribute__((target("avx512f,avx512bw,avx512vl,popcnt"))) static void
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512cd,popcnt"))) static void
 enc_groups_avx512(const struct esym *es, uint32_t *x, unsigned ns,
     const uint8_t *val, unsigned width, unsigned shift, unsigned scale,
     size_t *ip, uint8_t **wpp, const uint8_t *lo)
 {
 	__m128i xsh = _mm_cvtsi32_si128((int)(31 - scale));
 	__m512i mv = _mm512_set1_epi32((int)(1u << scale));
+	__m512i one = _mm512_set1_epi32(1), zero = _mm512_setzero_si512();
+	__m512i c31 = _mm512_set1_epi32(31);
 	const int *e0 = (const int *)(const void *)es;
 	__m512i xv[BS_ENT_STATES_MAX / 16];
 	__m128i sh = _mm_cvtsi32_si128((int)shift);
@@ -758,11 +762,16 @@ enc_groups_avx512(const struct esym *es, uint32_t *x, unsigned ns,
 		else
 			S = _mm512_loadu_si512((const void *)(val + 4 * b));
 		S = _mm512_slli_epi32(_mm512_srl_epi32(S, sh), 2);
+		/* two gathers: the shift of the reciprocal comes from freq
+		 * (ceil(log2 freq) - 1, 0 for freq 1), as esym_init sets it */
 		__m512i RC = _mm512_i32gather_epi32(S, e0 + 1, 4);
-		__m512i BI = _mm512_i32gather_epi32(S, e0 + 2, 4);
-		__m512i CS = _mm512_i32gather_epi32(S, e0 + 3, 4);
-		__m512i XM = _mm512_sll_epi32(_mm512_sub_epi32(mv,
-		    _mm512_and_si512(CS, lo16)), xsh);
+		__m512i BC = _mm512_i32gather_epi32(S, e0 + 2, 4);
+		__m512i BI = _mm512_and_si512(BC, lo16);
+		__m512i CM = _mm512_srli_epi32(BC, 16);
+		__m512i FR = _mm512_sub_epi32(mv, CM);
+		__m512i XM = _mm512_sll_epi32(FR, xsh);
+		__m512i SHV = _mm512_max_epi32(_mm512_sub_epi32(c31,
+		    _mm512_lzcnt_epi32(_mm512_sub_epi32(FR, one))), zero);
 		__mmask16 c = _mm512_cmpge_epu32_mask(X, XM);
 		if (c) {
 			unsigned cnt = (unsigned)__builtin_popcount(c);
@@ -776,9 +785,9 @@ enc_groups_avx512(const struct esym *es, uint32_t *x, unsigned ns,
 		__m512i od = _mm512_mul_epu32(_mm512_srli_epi64(X, 32),
 		    _mm512_srli_epi64(RC, 32));
 		__m512i q = _mm512_mask_blend_epi32(0xaaaa, ev, od);
-		q = _mm512_srlv_epi32(q, _mm512_srli_epi32(CS, 16));
+		q = _mm512_srlv_epi32(q, SHV);
 		X = _mm512_add_epi32(_mm512_add_epi32(X, BI),
-		    _mm512_mullo_epi32(q, _mm512_and_si512(CS, lo16)));
+		    _mm512_mullo_epi32(q, CM));
 		xv[blk] = X;
 	}
 	for (unsigned k = 0; k < ns / 16; k++)
@@ -1539,7 +1548,7 @@ ctx_scale(size_t n)
  * upper lanes first: the bytes of the scalar loop.  The caller has made
  * room for every word.
  */
-__attribute__((target("avx512f,avx512bw,avx512vl,popcnt"))) static void
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512cd,popcnt"))) static void
 ctx_enc_avx512(const struct esym *es, const int *cb, uint32_t *x,
     unsigned ns, const uint16_t (*stg)[NSMAX], size_t tn, unsigned r,
     unsigned cs, unsigned cm, unsigned scale, uint8_t **wpp)
@@ -1548,6 +1557,8 @@ ctx_enc_avx512(const struct esym *es, const int *cb, uint32_t *x,
 	__m128i rsh = _mm_cvtsi32_si128((int)r), csh = _mm_cvtsi32_si128((int)cs);
 	__m512i mv = _mm512_set1_epi32((int)(1u << scale));
 	__m512i lo16 = _mm512_set1_epi32(0xffff), cmv = _mm512_set1_epi32((int)cm);
+	__m512i one = _mm512_set1_epi32(1), zero = _mm512_setzero_si512();
+	__m512i c31 = _mm512_set1_epi32(31);
 	__m512i CB0 = _mm512_loadu_si512((const void *)cb);
 	__m512i CB1 = _mm512_loadu_si512((const void *)(cb + 16));
 	const int *e0 = (const int *)(const void *)es;
@@ -1567,10 +1578,13 @@ ctx_enc_avx512(const struct esym *es, const int *cb, uint32_t *x,
 			__m512i I = _mm512_slli_epi32(_mm512_add_epi32(
 			    _mm512_permutex2var_epi32(CB0, C, CB1), S), 2);
 			__m512i RC = _mm512_i32gather_epi32(I, e0 + 1, 4);
-			__m512i BI = _mm512_i32gather_epi32(I, e0 + 2, 4);
-			__m512i CS = _mm512_i32gather_epi32(I, e0 + 3, 4);
-			__m512i XM = _mm512_sll_epi32(_mm512_sub_epi32(mv,
-			    _mm512_and_si512(CS, lo16)), xsh);
+			__m512i BC = _mm512_i32gather_epi32(I, e0 + 2, 4);
+			__m512i BI = _mm512_and_si512(BC, lo16);
+			__m512i CM = _mm512_srli_epi32(BC, 16);
+			__m512i FR = _mm512_sub_epi32(mv, CM);
+			__m512i XM = _mm512_sll_epi32(FR, xsh);
+			__m512i SHV = _mm512_max_epi32(_mm512_sub_epi32(c31,
+			    _mm512_lzcnt_epi32(_mm512_sub_epi32(FR, one))), zero);
 			__mmask16 c = _mm512_cmpge_epu32_mask(X, XM);
 			if (c) {
 				unsigned cnt = (unsigned)__builtin_popcount(c);
@@ -1585,9 +1599,9 @@ ctx_enc_avx512(const struct esym *es, const int *cb, uint32_t *x,
 			__m512i od = _mm512_mul_epu32(_mm512_srli_epi64(X, 32),
 			    _mm512_srli_epi64(RC, 32));
 			__m512i q = _mm512_mask_blend_epi32(0xaaaa, ev, od);
-			q = _mm512_srlv_epi32(q, _mm512_srli_epi32(CS, 16));
+			q = _mm512_srlv_epi32(q, SHV);
 			xv[g] = _mm512_add_epi32(_mm512_add_epi32(X, BI),
-			    _mm512_mullo_epi32(q, _mm512_and_si512(CS, lo16)));
+			    _mm512_mullo_epi32(q, CM));
 		}
 	for (unsigned k = 0; k < ns / 16; k++)
 		_mm512_storeu_si512((void *)(x + 16 * k), xv[k]);
