@@ -972,10 +972,21 @@ dec_setup(const uint8_t *in, size_t in_len, unsigned nsym, unsigned shift,
 	t->val = (uint16_t *)(t->fb + M);
 	t->val[M] = t->val[M + 1] = 0;
 	t->scale = scale;
+	/* eight slots a step where a symbol has them (vectors of the
+	 * compiler's: one or two stores each) */
+	typedef uint32_t v8w __attribute__((vector_size(32)));
+	typedef uint16_t v8h __attribute__((vector_size(16)));
+	const v8w iota = { 0, 1, 2, 3, 4, 5, 6, 7 };
 	for (unsigned k = 0; k < present; k++) {
 		uint16_t v = (uint16_t)(sym[k] << shift);
-		uint32_t f = freq[k] << 16;
-		for (uint32_t b = 0; b < freq[k]; b++, slot++) {
+		uint32_t f = freq[k] << 16, b = 0;
+		v8w fv = iota + f;
+		v8h vv = { v, v, v, v, v, v, v, v };
+		for (; b + 8 <= freq[k]; b += 8, slot += 8, fv += 8) {
+			memcpy(t->fb + slot, &fv, sizeof fv);
+			memcpy(t->val + slot, &vv, sizeof vv);
+		}
+		for (; b < freq[k]; b++, slot++) {
 			t->fb[slot] = f | b;
 			t->val[slot] = v;
 		}
