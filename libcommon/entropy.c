@@ -2104,10 +2104,16 @@ ctx_decode(const uint8_t *in, size_t in_len, size_t n, unsigned b,
 		slot = (c - 1) << scale;
 		have |= 1u << (c - 1);
 		for (unsigned q = 0; q < present; q++) {
+			typedef uint32_t v8w __attribute__((vector_size(32)));
+			const v8w step = { 0, 1 << 11, 2 << 11, 3 << 11, 4 << 11,
+			    5 << 11, 6 << 11, 7 << 11 };
+			uint32_t e0 = (uint32_t)sym[q] << 22 | (freq[q] - 1), f = 0;
+			v8w ev = step + e0;
 			need |= 1u << ((sym[q] >> d.cs) & d.cm);
-			for (uint32_t f = 0; f < freq[q]; f++)
-				tab[slot++] = (uint32_t)sym[q] << 22 |
-				    f << 11 | (freq[q] - 1);
+			for (; f + 8 <= freq[q]; f += 8, slot += 8, ev += 8 << 11)
+				memcpy(tab + slot, &ev, sizeof ev);
+			for (; f < freq[q]; f++)
+				tab[slot++] = e0 | f << 11;
 		}
 	}
 	d.sc = sc0;
