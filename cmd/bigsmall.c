@@ -120,7 +120,7 @@ static const struct command {
 	{ { "bigsmall apply", "[-n] [-T N] [-f] -o DIR BASE PATCH.bs",
 	    "Apply a patch to its base: bs-decode PATCH.bs | bs-patch --base BASE | bs-reshard -o DIR.",
 	    apply_opts, 2, 2 }, do_apply },
-	{ { "bigsmall diff", "[-n] [-l LEVEL] [-T N] [--patch FILE] A B",
+	{ { "bigsmall diff", "[-n] [-l LEVEL] [-T N] [--patch FILE] [-f] A B",
 	    "Say which tensors and files differ between models A and B (folders, files or .bs),\nand write the patch from A to B with --patch (bs-split B | bs-delta --base A | bs-encode).",
 	    diff_opts, 2, 2 }, do_diff },
 	{ { "bigsmall verify", "[-n] [--fast | --sample N] [-a PATH] [--base BASE] SRC.bs",
@@ -862,7 +862,7 @@ print_name(char mark, const struct bs_model_entry *t, const char *what)
 {
 	printf("%c %s%.*s", mark, t->blob ? "file " : "", (int)t->name_len, t->name);
 	if (what)
-		printf("  (%s)", what);
+		printf(" (%s)", what);
 	putchar('\n');
 }
 
@@ -1050,6 +1050,8 @@ do_reshard(int argc, char **argv)
 		bs_die(2, "reshard: name the output folder with -o DIR");
 	if (modes > 1)
 		bs_die(2, "reshard: --size, --size-gb, --shards and --join exclude each other");
+	if (bs_shards && !modes)
+		bs_die(2, "reshard: --bs needs a layout: --size, --size-gb, --shards or --join");
 	if (!is_stream(src)) {
 		stage(p, "bs-split", src);
 		if (bs_shards)	/* .bs shards of a folder: coded, not raw */

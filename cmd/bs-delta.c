@@ -542,6 +542,9 @@ on_file(struct ctx *c, struct bs_frame *f)
 	struct bs_err e;
 	int same;
 
+	if (fi->kind == BS_FILE_REF)
+		bs_die(1, "%s: file '%.*s' is already a reference to a base's file: the input is a delta",
+		    bs_reader_name(c->r), (int)(fi->path_len > 100 ? 100 : fi->path_len), fi->path);
 	stop_holding(c);
 	bf = bs_model_file_find(c->base, fi->path, fi->path_len);
 	same = bf && bf->kind == fi->kind && (fi->size == BS_SIZE_UNKNOWN || fi->size == bf->size);

@@ -157,10 +157,12 @@ info(const char *path, struct sum *s)
 			break;
 		case BS_F_FEND:
 			if (files) {
-				/* a file reference travels as none of its bytes */
+				/* a file reference travels as none of its bytes;
+				 * with -t the line follows its tensors', marked */
 				int ref = ff->u.file.kind == BS_FILE_REF;
 				uint64_t coded = ref ? 0 : f->u.fend.size - fraw + fcoded;
-				printf("%-50.*s %-12s %12llu %12llu %7.4f\n", (int)ff->u.file.path_len,
+				printf("%s%-50.*s %-12s %12llu %12llu %7.4f\n", tensors ? "file " : "",
+				    (int)ff->u.file.path_len,
 				    ff->u.file.path, ff->u.file.kind == BS_FILE_SAFETENSORS ? "safetensors" :
 				    ref ? "ref" : "blob",
 				    (unsigned long long)f->u.fend.size, (unsigned long long)coded,
@@ -225,8 +227,6 @@ main(int argc, char *argv[])
 
 	bs_proginit(argc, argv, "bs-info");
 	bs_parse_args(&prog, &argc, &argv);
-	if (tensors && files)
-		bs_die(2, "-t and -F: choose one listing");
 	if (argc == 0) {
 		static char *dash[] = { "-", NULL };
 		argv = dash;

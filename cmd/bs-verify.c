@@ -939,7 +939,7 @@ on_job(struct job *j)
 	case J_RESYNC: {
 		const struct bs_resync_info *ri = &j->ri;
 		ck.member_damaged = 1;
-		if (bs_verbose >= 0) {
+		if (bs_verbose >= 0 && (ri->bytes || !j->eof)) {	/* nothing to say of 0 bytes */
 			if (j->eof)
 				fprintf(rep, "%s: skipped %llu bytes from offset %llu to the end of the input%s\n", in,
 				    (unsigned long long)ri->bytes, (unsigned long long)ri->from,

@@ -57,6 +57,8 @@ read_in(struct bs_splitter *s, bs_read_fn rd, void *arg, uint8_t *p, size_t n, c
 
 	if (got < 0)
 		return bs_err_set(s->e, BS_EIO, "%s: read error: %s", s->path, strerror(errno));
+	if (got == 0 && s->done == 0)
+		return bs_err_set(s->e, BS_ECORRUPT, "%s: empty input: not a safetensors file", s->path);
 	if ((size_t)got < n)
 		return bs_err_set(s->e, BS_ECORRUPT, "%s: file cut short (in %s)", s->path, what);
 	s->done += n;

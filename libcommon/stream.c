@@ -325,6 +325,10 @@ read_frame(struct bs_reader *r, struct bs_frame **fp)
 	r->pos += (uint64_t)got;
 	if ((size_t)got < sizeof hdr) {
 		stash(r, hdr, (size_t)got, r->pos - (uint64_t)got, 0);
+		/* a few bytes that do not even start like a stream */
+		if (r->pos == (uint64_t)got && memcmp(hdr, bs_sync, (size_t)got < 4 ? (size_t)got : 4) != 0)
+			return bs_err_set(&r->err, BS_ECORRUPT,
+			    "not a bigsmall stream (no frame sync marker at offset 0)");
 		return bs_err_set(&r->err, BS_ETRUNC,
 		    "unexpected end of stream at offset %llu (frame header cut short)",
 		    (unsigned long long)r->pos);
