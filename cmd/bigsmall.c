@@ -451,10 +451,13 @@ is_model_collection(const char *dir, struct bs_strlist *out)
  * Salvage the complete files of a partial stream: copy every frame of
  * each FILE..FEND that is whole (up to the first damage or the end) into
  * one new member, closed by END, written to tmp.  Fills done with the
- * paths of the files kept.  Returns the number of files kept.
+ * paths of the files kept and ends with their FEND (size and SHA-256);
+ * *delta is set when a kept file holds a delta or a reference.  Returns
+ * the number of files kept.
  */
 static size_t
-salvage(const char *part, struct bs_strlist *done, uint64_t **sizes)
+salvage(const char *part, struct bs_strlist *done, struct bs_fend_info **ends,
+    int *delta)
 {
 	struct bs_reader *r;
 	struct bs_frame *f;
@@ -487,7 +490,8 @@ salvage(const char *part, struct bs_strlist *done, uint64_t **sizes)
 		bs_die(2, "%s: cannot create: %s", part, strerror(errno));
 	if (bs_writer_stream(w, (uint32_t)chunk) < 0)
 		bs_die(2, "%s: %s", part, bs_writer_errmsg(w));
-	*sizes = bs_xmalloc(nfiles * sizeof **sizes);
+	*ends = bs_xmalloc(nfiles * sizeof **ends);
+	*delta = 0;
 	while (kept < nfiles && (rc = bs_reader_next(r, &f)) == 0) {
 		int t = f->type;
 		if (t != BS_F_STREAM && t != BS_F_INDEX && t != BS_F_END &&
@@ -500,8 +504,11 @@ salvage(const char *part, struct bs_strlist *done, uint64_t **sizes)
 			if (!(done->v[done->n++] = strndup(f->u.file.path, f->u.file.path_len)))
 				bs_die(2, "out of memory");
 		}
+		if ((t == BS_F_FILE && f->u.file.kind == BS_FILE_REF) || (t == BS_F_TENSOR &&
+		    (f->u.tensor.kind == BS_T_DELTA || f->u.tensor.kind == BS_T_REF)))
+			*delta = 1;
 		if (t == BS_F_FEND)
-			(*sizes)[kept++] = f->u.fend.size;
+			(*ends)[kept++] = f->u.fend;
 		bs_frame_free(f);
 		if (f && t == BS_F_FEND && kept == nfiles)
 			break;
@@ -516,56 +523,44 @@ salvage(const char *part, struct bs_strlist *done, uint64_t **sizes)
 	return kept;
 }
 
-/* Collect the files of folder src (relative paths, as bs-split names
- * them), hidden entries skipped. */
+/*
+ * The kept files of a part must be SRC's files as they are now: the same
+ * size and the same SHA-256 (a part left by another model, or by an older
+ * version of this one, is refused).  done/ends as salvage() fills them.
+ */
 static void
-list_files(const char *root, const char *rel, struct bs_strlist *l)
+check_kept(const char *src, const struct bs_strlist *done,
+    const struct bs_fend_info *ends)
 {
-	char *dir = rel[0] ? bs_xmalloc(strlen(root) + strlen(rel) + 2) : xstrdup(root);
-	struct dirent *de;
-	DIR *d;
+	struct bs_model *m;
+	struct bs_err e;
 
-	if (rel[0])
-		sprintf(dir, "%s/%s", root, rel);
-	if (!(d = opendir(dir)))
-		bs_die(2, "%s: %s", dir, strerror(errno));
-	while ((de = readdir(d))) {
-		char *r, *full;
-		struct stat sb;
-		if (de->d_name[0] == '.')
-			continue;
-		r = bs_xmalloc(strlen(rel) + strlen(de->d_name) + 2);
-		sprintf(r, "%s%s%s", rel, rel[0] ? "/" : "", de->d_name);
-		full = bs_xmalloc(strlen(root) + strlen(r) + 2);
-		sprintf(full, "%s/%s", root, r);
-		if (stat(full, &sb) == 0 && S_ISDIR(sb.st_mode)) {
-			list_files(root, r, l);
-			free(r);
-		} else {
-			l->v = realloc(l->v, (l->n + 1) * sizeof *l->v);
-			if (!l->v)
-				bs_die(2, "out of memory");
-			l->v[l->n++] = r;
-		}
-		free(full);
+	if (bs_model_open(src, &m, &e) < 0)
+		bs_die(bs_err_status(e.code), "%s", e.msg);
+	for (size_t j = 0; j < done->n; j++) {
+		const struct bs_model_file *f = bs_model_file_find(m, done->v[j], strlen(done->v[j]));
+		uint8_t sha[32];
+		if (f && f->size == ends[j].size &&
+		    bs_model_file_sha256(m, f, sha, &e) < 0)
+			bs_die(bs_err_status(e.code), "%s", e.msg);
+		if (!f || f->size != ends[j].size || memcmp(sha, ends[j].sha256, 32) != 0)
+			bs_die(1, "%s: the partial output holds %s, which %s does not have as it is (size or SHA-256); remove the .part file",
+			    command_name, done->v[j], src);
 	}
-	closedir(d);
-	free(dir);
+	bs_model_close(m);
 }
 
 static char *resume_tmp;	/* the folder of links, removed at exit */
+static struct bs_strlist resume_links;	/* the links in it */
 
 static void
 remove_resume_tmp(void)
 {
-	struct bs_strlist l = { 0, NULL };
-
 	if (!resume_tmp)
 		return;
-	list_files(resume_tmp, "", &l);
-	for (size_t i = 0; i < l.n; i++) {
-		char *f = bs_xmalloc(strlen(resume_tmp) + strlen(l.v[i]) + 2);
-		sprintf(f, "%s/%s", resume_tmp, l.v[i]);
+	for (size_t i = 0; i < resume_links.n; i++) {
+		char *f = bs_xmalloc(strlen(resume_tmp) + strlen(resume_links.v[i]) + 2);
+		sprintf(f, "%s/%s", resume_tmp, resume_links.v[i]);
 		unlink(f);
 		/* and the folders on the way, deepest first */
 		for (char *s = strrchr(f, '/'); s && s > f + strlen(resume_tmp); s = strrchr(f, '/')) {
@@ -575,7 +570,7 @@ remove_resume_tmp(void)
 		free(f);
 	}
 	rmdir(resume_tmp);
-	free_list(&l);
+	free_list(&resume_links);
 	free(resume_tmp);
 	resume_tmp = NULL;
 }
@@ -583,31 +578,25 @@ remove_resume_tmp(void)
 /* A folder of links to the files of src not yet in part: what is left to
  * compress.  Returns its path, or NULL when nothing is left. */
 static const char *
-remaining(const char *src, const struct bs_strlist *done, const uint64_t *sizes)
+remaining(const char *src, const struct bs_strlist *done)
 {
-	struct bs_strlist all = { 0, NULL };
 	const char *tmpdir = getenv("TMPDIR");
-	size_t left = 0;
-	char *abs;
+	struct bs_err e;
+	char **all, *abs;
+	size_t n, left = 0;
 
-	list_files(src, "", &all);
-	for (size_t j = 0; j < done->n; j++) {
-		size_t i;
-		struct stat sb;
-		char *full;
-		for (i = 0; i < all.n && (!all.v[i] || strcmp(all.v[i], done->v[j])); i++)
-			;
-		full = bs_xmalloc(strlen(src) + strlen(done->v[j]) + 2);
-		sprintf(full, "%s/%s", src, done->v[j]);
-		if (i == all.n || stat(full, &sb) < 0 || (uint64_t)sb.st_size != sizes[j])
-			bs_die(1, "%s: the partial output holds %s, which %s does not have as it is; remove the .part file",
-			    command_name, done->v[j], src);
-		free(full);
-		free((char *)all.v[i]);
-		all.v[i] = NULL;
+	if (bs_folder_files(src, &all, &n, &e) < 0)
+		bs_die(bs_err_status(e.code), "%s", e.msg);
+	for (size_t i = 0; i < n; i++) {
+		int kept = 0;
+		for (size_t j = 0; j < done->n && !kept; j++)
+			kept = strcmp(all[i], done->v[j]) == 0;
+		if (kept) {
+			free(all[i]);
+			all[i] = NULL;
+		} else
+			left++;
 	}
-	for (size_t i = 0; i < all.n; i++)
-		left += all.v[i] != NULL;
 	if (!left)
 		goto out;
 	if (!(abs = realpath(src, NULL)))
@@ -617,14 +606,14 @@ remaining(const char *src, const struct bs_strlist *done, const uint64_t *sizes)
 	if (!mkdtemp(resume_tmp))
 		bs_die(2, "%s: %s", resume_tmp, strerror(errno));
 	atexit(remove_resume_tmp);
-	for (size_t i = 0; i < all.n; i++) {
+	for (size_t i = 0; i < n; i++) {
 		char *link, *target;
-		if (!all.v[i])
+		if (!all[i])
 			continue;
-		link = bs_xmalloc(strlen(resume_tmp) + strlen(all.v[i]) + 2);
-		target = bs_xmalloc(strlen(abs) + strlen(all.v[i]) + 2);
-		sprintf(link, "%s/%s", resume_tmp, all.v[i]);
-		sprintf(target, "%s/%s", abs, all.v[i]);
+		link = bs_xmalloc(strlen(resume_tmp) + strlen(all[i]) + 2);
+		target = bs_xmalloc(strlen(abs) + strlen(all[i]) + 2);
+		sprintf(link, "%s/%s", resume_tmp, all[i]);
+		sprintf(target, "%s/%s", abs, all[i]);
 		for (char *s = strchr(link + strlen(resume_tmp) + 1, '/'); s; s = strchr(s + 1, '/')) {
 			*s = 0;
 			mkdir(link, 0700);
@@ -632,12 +621,16 @@ remaining(const char *src, const struct bs_strlist *done, const uint64_t *sizes)
 		}
 		if (symlink(target, link) < 0)
 			bs_die(2, "%s: %s", link, strerror(errno));
+		resume_links.v = realloc(resume_links.v, (resume_links.n + 1) * sizeof *resume_links.v);
+		if (!resume_links.v)
+			bs_die(2, "out of memory");
+		resume_links.v[resume_links.n++] = xstrdup(all[i]);
 		free(link);
 		free(target);
 	}
 	free(abs);
 out:
-	free_list(&all);
+	bs_folder_files_free(all, n);
 	return left ? resume_tmp : NULL;
 }
 
@@ -687,11 +680,18 @@ do_compress(int argc, char **argv)
 
 	if (resume) {
 		struct bs_strlist done = { 0, NULL };
-		uint64_t *sizes = NULL;
+		struct bs_fend_info *ends = NULL;
 		struct stat sb;
+		int delta = 0;
 		part = concat(out, ".part");
 		if (exists(part) && !dry_run) {
-			size_t kept = salvage(part, &done, &sizes);
+			size_t kept = salvage(part, &done, &ends, &delta);
+			/* a patch goes on as a patch, a whole model as one */
+			if (kept && delta != (b || auto_delta.n))
+				bs_die(1, "compress: %s holds %s: remove it, or resume %s --delta-from",
+				    part, delta ? "a patch" : "a whole model", delta ? "with" : "without");
+			if (kept)
+				check_kept(src, &done, ends);
 			if (bs_verbose >= 0)
 				fprintf(stderr, "%s: compress: %s: %zu complete file%s kept\n",
 				    bs_progname, part, kept, kept == 1 ? "" : "s");
@@ -702,11 +702,11 @@ do_compress(int argc, char **argv)
 				close(fd);
 			}
 			if (kept && stat(src, &sb) == 0 && S_ISDIR(sb.st_mode))
-				left = remaining(src, &done, sizes);
+				left = remaining(src, &done);
 			else if (kept)
 				left = NULL;	/* the one file is whole */
 			free_list(&done);
-			free(sizes);
+			free(ends);
 		} else if (exists(part) && dry_run)
 			/* keeping its complete files is bigsmall's own work (it
 			 * rewrites the .part): a pasted line starts afresh */

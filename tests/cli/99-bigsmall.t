@@ -321,5 +321,19 @@ printf 'not a stream' > r4.bs.part
 bigsmall compress --resume "$FT" -o r4.bs 2> err
 bigsmall decompress r4.bs -o r4d 2> err
 same_dir r4d "$FT"; ok $? "--resume over garbage starts again"
+# a part left by another model (same file names): refused, not kept
+bigsmall compress "$FT" -o ftw.bs 2> err
+head -c 300000 ftw.bs > r8.bs.part
+bigsmall compress --resume "$M" -o r8.bs 2> err; st=$?
+is "$st" 1 "--resume over the part of another model: exit 1"
+grep -q "does not have as it is (size or SHA-256)" err && [ ! -e r8.bs ]; ok $? "... saying which file differs, and no output"
+if [ -e ft.bs ]; then
+	cp ft.bs r9.bs.part
+	bigsmall compress --resume "$M" -o r9.bs 2> err; st=$?
+	is "$st" 1 "--resume of a whole model over a patch's part: exit 1"
+	grep -q "holds a patch" err; ok $? "... saying so"
+else
+	skip 2 "no patch (bs-delta not built)"
+fi
 
 done_testing
