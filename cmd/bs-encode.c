@@ -85,8 +85,9 @@ main(int argc, char *argv[])
 		bs_warn("%s: %llu chunks were coded already and passed through as they were: "
 		    "--level and --codec apply to raw chunks (bs-decode | bs-encode codes them again)",
 		    bs_reader_name(r), passed);
-	bs_info("%s: %llu tensors, %llu raw bytes -> %llu coded bytes (%.4f)",
-	    bs_reader_name(r), (unsigned long long)st.tensors,
+	bs_info("%s: %llu tensor%s and %llu blob%s, %llu raw bytes -> %llu coded bytes (%.4f)",
+	    bs_reader_name(r), (unsigned long long)st.tensors, st.tensors == 1 ? "" : "s",
+	    (unsigned long long)st.blobs, st.blobs == 1 ? "" : "s",
 	    (unsigned long long)st.raw_bytes, (unsigned long long)st.out_bytes,
 	    st.raw_bytes ? (double)st.out_bytes / st.raw_bytes : 1.0);
 	bs_reader_close(r);

@@ -504,7 +504,7 @@ struct bs_chunk_job {
 	uint64_t seq;			/* the chunk's place in its tensor */
 };
 struct bs_transcode_stats {
-	uint64_t frames, tensors, chunks, raw_bytes, in_bytes, out_bytes;
+	uint64_t frames, tensors, blobs, chunks, raw_bytes, in_bytes, out_bytes;
 };
 int bs_transcode(struct bs_reader *r, struct bs_writer *w, int threads,
     void (*fn)(struct bs_chunk_job *), void *ctx,

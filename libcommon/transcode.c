@@ -147,7 +147,10 @@ emit(struct tc *t, struct bs_chunk_job *j)
 		bs_frame_free(t->tensor);
 		t->tensor = f;
 		j->in = NULL;
-		t->st->tensors++;
+		if (f->u.tensor.dtype == BS_DT_BYTES)	/* a file's bytes */
+			t->st->blobs++;
+		else
+			t->st->tensors++;
 		break;
 	case BS_F_CHUNK: {
 		struct bs_chunk_info ci = f->u.chunk;
