@@ -926,10 +926,16 @@ assess(struct bs_ecc *x, size_t si, int rebuild, struct bs_err *e)
 			}
 			continue;
 		}
-		if (!rebuild) {
-			range(r, sizeof r, s->orig_off + first, glen);
-			say(x, "%s damaged: %u data block%s lost in group %llu of member %zu, repairable",
-			    r, lostd, lostd > 1 ? "s" : "", (unsigned long long)g, si + 1);
+		if (!rebuild) {	/* each lost block, as a repair would name it */
+			for (unsigned i = 0; i < k; i++) {
+				uint64_t t = g * k + i, len;
+				if (t >= nreal || s->at[t] >= 0)
+					continue;
+				len = s->L - t * b < b ? s->L - t * b : b;
+				range(r, sizeof r, s->orig_off + t * b, len);
+				say(x, "%s damaged (member %zu, group %llu, block %u), repairable",
+				    r, si + 1, (unsigned long long)g, i);
+			}
 			continue;
 		}
 		if (desc < 0 && (desc = ec_open(&s->p, &templ, e)) < 0)
