@@ -126,9 +126,10 @@ protect(const char *in, const struct bs_ecc_params *p)
 	if (st.dropped)
 		bs_warn("%s: dropped %llu parity frames of the input (they describe other bytes)",
 		    bs_reader_name(r), (unsigned long long)st.dropped);
-	bs_info("%s: %llu bytes in %llu members, %llu groups: %llu parity bytes (%.2f%%)",
+	bs_info("%s: %llu bytes in %llu member%s, %llu group%s: %llu parity bytes (%.2f%%)",
 	    bs_reader_name(r), (unsigned long long)st.data_bytes, (unsigned long long)st.sessions,
-	    (unsigned long long)st.groups, (unsigned long long)st.parity_bytes,
+	    st.sessions == 1 ? "" : "s", (unsigned long long)st.groups, st.groups == 1 ? "" : "s",
+	    (unsigned long long)st.parity_bytes,
 	    st.data_bytes ? 100.0 * st.parity_bytes / st.data_bytes : 0.0);
 	bs_reader_close(r);
 	return 0;
