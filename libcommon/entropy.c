@@ -1420,7 +1420,7 @@ hist_top(const uint8_t *raw, size_t n, unsigned width, unsigned bmax,
 	size_t i = 0;
 
 	memset(cnt, 0, sizeof *cnt << bmax);
-	if (width == 2 && n >= (8u << bmax)) {
+	if (width == 2 && n >= (1u << bmax)) {
 		memset(tmp, 0, sizeof *tmp << bmax);
 		for (; i + 4 <= n; i += 4) {
 			uint64_t v = ld64(raw + 2 * i);
