@@ -295,7 +295,7 @@ walk_stream(struct bs_model *m, int fd, uint64_t from, uint64_t to,
 			}
 			if (fi->kind == BS_FILE_REF)
 				return bs_err_set(e, BS_EUNSUPPORTED,
-				    "%s: file '%.*s' is itself a reference: a base must be a whole model (apply it with bs-patch first)",
+				    "%s: file '%.*s' is a reference to a base's file: this is a patch, and a whole model is needed here (apply it with bs-patch first)",
 				    m->path, (int)(fi->path_len > 100 ? 100 : fi->path_len), fi->path);
 			if (!(file = add_file(m, fi->path, fi->path_len, fi->kind, fi->size, e)))
 				return e->code;
@@ -320,7 +320,7 @@ walk_stream(struct bs_model *m, int fd, uint64_t from, uint64_t to,
 			}
 			if (ti->kind == BS_T_DELTA || ti->kind == BS_T_REF)
 				return bs_err_set(e, BS_EUNSUPPORTED,
-				    "%s: tensor '%.*s' is itself a delta: a base must be a whole model (apply it with bs-patch first)",
+				    "%s: tensor '%.*s' is a delta: this is a patch, and a whole model is needed here (apply it with bs-patch first)",
 				    m->path, (int)(ti->name_len > 100 ? 100 : ti->name_len), ti->name);
 			if (!(cur = add_entry(m, ti->name, ti->name_len, e)))
 				return e->code;
