@@ -275,6 +275,93 @@ delta_encode(int dtype, const uint8_t *raw, size_t raw_len, uint8_t *out,
 	return (long)pos;
 }
 
+#ifdef BS_X86_SIMD
+#include <immintrin.h>
+
+/* An exclusive prefix sum of the 16 lanes of r; *total their sum. */
+__attribute__((target("avx512f"))) static inline __m512i
+excl_scan16(__m512i r, uint32_t *total)
+{
+	__m512i z = _mm512_setzero_si512(), s = r;
+
+	s = _mm512_add_epi32(s, _mm512_alignr_epi32(s, z, 15));
+	s = _mm512_add_epi32(s, _mm512_alignr_epi32(s, z, 14));
+	s = _mm512_add_epi32(s, _mm512_alignr_epi32(s, z, 12));
+	s = _mm512_add_epi32(s, _mm512_alignr_epi32(s, z, 8));
+	*total = (uint32_t)_mm_extract_epi32(_mm512_extracti32x4_epi32(s, 3), 3);
+	return _mm512_sub_epi32(s, r);
+}
+
+/*
+ * The values of sym[i..n) from their symbols and low bits, 16 at a time,
+ * without gathers (slow on some cores): a symbol's low-bit count and top
+ * bits come from byte tables of 128 entries in two registers each (rt, bl,
+ * bh: tab's fields), and each value's low bits from a 64-byte window of
+ * lo loaded at the step's first bit, by byte permutes.  Runs while 64
+ * bytes remain past *bp (16 values take at most 32 bytes and a 4-byte read
+ * past their start).  Stops early at a symbol no encoder writes, for the
+ * portable loop to report.  Returns the index reached; *bp follows.
+ */
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512vbmi"))) static size_t
+unpack_avx512(const uint16_t *sym, size_t n, const uint32_t tab[256],
+    const uint8_t *lo, size_t A, size_t *bp, unsigned z, uint8_t *out)
+{
+	uint8_t rt[128], bl[128], bh[128];
+	size_t i = 0, b = *bp;
+
+	for (unsigned q = 0; q < 128; q++) {
+		rt[q] = (uint8_t)(tab[q] >> 16);
+		bl[q] = (uint8_t)tab[q];
+		bh[q] = (uint8_t)(tab[q] >> 8);
+	}
+	const __m512i rt0 = _mm512_loadu_si512(rt), rt1 = _mm512_loadu_si512(rt + 64),
+	    bl0 = _mm512_loadu_si512(bl), bl1 = _mm512_loadu_si512(bl + 64),
+	    bh0 = _mm512_loadu_si512(bh), bh1 = _mm512_loadu_si512(bh + 64);
+	const __m512i one = _mm512_set1_epi32(1), v16 = _mm512_set1_epi32(16),
+	    lowb = _mm512_set1_epi32(0xff), seven = _mm512_set1_epi32(7),
+	    bytes = _mm512_set1_epi32(0x03020100),
+	    bcast = _mm512_set_epi8(
+		60, 60, 60, 60, 56, 56, 56, 56, 52, 52, 52, 52, 48, 48, 48, 48,
+		44, 44, 44, 44, 40, 40, 40, 40, 36, 36, 36, 36, 32, 32, 32, 32,
+		28, 28, 28, 28, 24, 24, 24, 24, 20, 20, 20, 20, 16, 16, 16, 16,
+		12, 12, 12, 12, 8, 8, 8, 8, 4, 4, 4, 4, 0, 0, 0, 0);
+
+	for (; i + 16 <= n && (b >> 3) + 64 <= A; i += 16) {
+		__m512i q = _mm512_cvtepu16_epi32(_mm256_loadu_si256(
+		    (const __m256i *)(sym + i)));
+		/* the symbols are below NSYM(2) = 68: one byte each */
+		__m512i r = _mm512_and_si512(_mm512_permutex2var_epi8(rt0, q,
+		    rt1), lowb);
+		if (_mm512_cmpgt_epu32_mask(r, v16))
+			break;
+		__m512i base = _mm512_or_si512(
+		    _mm512_and_si512(_mm512_permutex2var_epi8(bl0, q, bl1), lowb),
+		    _mm512_slli_epi32(_mm512_and_si512(
+		    _mm512_permutex2var_epi8(bh0, q, bh1), lowb), 8));
+		uint32_t total;
+		__m512i off = _mm512_add_epi32(excl_scan16(r, &total),
+		    _mm512_set1_epi32((int)(b & 7)));
+		__m512i win = _mm512_loadu_si512(lo + (b >> 3));
+		__m512i idx = _mm512_add_epi8(_mm512_permutexvar_epi8(bcast,
+		    _mm512_srli_epi32(off, 3)), bytes);
+		__m512i g = _mm512_permutexvar_epi8(idx, win);
+		__m512i w = _mm512_srlv_epi32(g, _mm512_and_si512(off, seven));
+		w = _mm512_and_si512(w, _mm512_sub_epi32(_mm512_sllv_epi32(one,
+		    r), one));
+		w = _mm512_or_si512(w, base);
+		if (z)	/* (w >> 1) ^ -(w & 1); the store keeps 16 bits */
+			w = _mm512_xor_si512(_mm512_srli_epi32(w, 1),
+			    _mm512_sub_epi32(_mm512_setzero_si512(),
+			    _mm512_and_si512(w, one)));
+		_mm256_storeu_si256((__m256i *)(out + 2 * i),
+		    _mm512_cvtepi32_epi16(w));
+		b += total;
+	}
+	*bp = b;
+	return i;
+}
+#endif
+
 static int
 delta_decode(int dtype, const uint8_t *in, size_t in_len, uint8_t *out,
     size_t raw_len)
@@ -293,17 +380,18 @@ delta_decode(int dtype, const uint8_t *in, size_t in_len, uint8_t *out,
 	s = get32(in + 1);
 	if (s > in_len - 5 - t)
 		return BS_ECORRUPT;
-	/* per symbol: the value's bits above its stored low bits, and how
-	 * many low bits; r = 255 marks a symbol no encoder writes */
-	struct { uint16_t base; uint8_t r; } tab[256];
+	/* per symbol: the value's bits above its stored low bits (bits 0-15)
+	 * and how many low bits (bits 16-23); 255 marks a symbol no encoder
+	 * writes */
+	uint32_t tab[256];
 	for (unsigned q = 0; q < 256; q++) {
 		unsigned L = q >> K, k = L > 1 ? (L - 1 < K ? L - 1 : K) : 0;
 		unsigned top = q & ((1u << K) - 1);
-		tab[q].r = 255;
+		tab[q] = 255u << 16;
 		if (L > 16 || (L <= K && top >> (L ? L - 1 : 0)))
 			continue;
-		tab[q].r = (uint8_t)(L > 1 + k ? L - 1 - k : 0);
-		tab[q].base = (uint16_t)(L ? (1u << k | top) << tab[q].r : 0);
+		unsigned r = L > 1 + k ? L - 1 - k : 0;
+		tab[q] = r << 16 | (L ? (1u << k | top) << r : 0);
 	}
 	/* the symbols as 16-bit words: the wide decoder has a SIMD loop */
 	if (!(sym = malloc(2 * n)))
@@ -312,27 +400,32 @@ delta_decode(int dtype, const uint8_t *in, size_t in_len, uint8_t *out,
 		free(sym);
 		return rc;
 	}
-	/* the low bits: lo[0..A), read at bit bp, 8 bytes at a time while 8
-	 * remain (r + 7 <= 22 bits fit), then a byte at a time */
+	/* the low bits: lo[0..A), read at bit bp, 16 values a step by the
+	 * AVX-512 loop, then 8 bytes at a time while 8 remain (r + 7 <= 22
+	 * bits fit), then a byte at a time */
 	const uint8_t *lo = in + 5 + s;
 	size_t A = in_len - t - 5 - s, bp = 0, i = 0;
+#ifdef BS_X86_SIMD
+	if (bs_simd_level() >= 2)
+		i = unpack_avx512(sym, n, tab, lo, A, &bp, z, out);
+#endif
 	for (; i < n && (bp >> 3) + 8 <= A; i++) {
-		unsigned q = sym[i], r = tab[q].r;
+		unsigned q = sym[i], r = tab[q] >> 16;
 		if (r > 16)
 			goto corrupt;
-		unsigned w = tab[q].base | ((unsigned)(get64(lo + (bp >> 3)) >>
-		    (bp & 7)) & ((1u << r) - 1));
+		unsigned w = (tab[q] & 0xffff) | ((unsigned)(get64(lo +
+		    (bp >> 3)) >> (bp & 7)) & ((1u << r) - 1));
 		bp += r;
 		put16(out + 2 * i, (uint16_t)(z ? unzz16(w) : w));
 	}
 	for (; i < n; i++) {
-		unsigned q = sym[i], r = tab[q].r;
+		unsigned q = sym[i], r = tab[q] >> 16;
 		uint64_t g = 0;
 		if (r > 16 || bp + r > 8 * A)
 			goto corrupt;
 		for (size_t k = bp >> 3; k < A && k < (bp >> 3) + 8; k++)
 			g |= (uint64_t)lo[k] << (8 * (k - (bp >> 3)));
-		unsigned w = tab[q].base | ((unsigned)(g >> (bp & 7)) &
+		unsigned w = (tab[q] & 0xffff) | ((unsigned)(g >> (bp & 7)) &
 		    ((1u << r) - 1));
 		bp += r;
 		put16(out + 2 * i, (uint16_t)(z ? unzz16(w) : w));

@@ -11,6 +11,7 @@
 
 #include "bs.h"
 #include "entropy.h"
+#include "internal.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "entropy.c assumes a little-endian host"
@@ -552,7 +553,7 @@ table_read(const uint8_t *in, size_t len, unsigned nsym, unsigned *scale,
 	return (size_t)(r.p - in);
 }
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(BS_ENT_NO_SIMD)
+#ifdef BS_X86_SIMD
 #include <immintrin.h>
 #define HAVE_AVX2_PATH 1
 
@@ -562,8 +563,8 @@ table_read(const uint8_t *in, size_t len, unsigned nsym, unsigned *scale,
  * environment caps it (tests run every path; every path writes the same
  * bytes).  Computed once; racing first calls compute the same value.
  */
-static int
-simd_level(void)
+int
+bs_simd_level(void)
 {
 	static int cached = -1;
 	int lvl = __atomic_load_n(&cached, __ATOMIC_RELAXED);
@@ -594,13 +595,13 @@ simd_level(void)
 static int
 have_avx2(void)
 {
-	return simd_level() >= 1;
+	return bs_simd_level() >= 1;
 }
 
 static int
 have_avx512(void)
 {
-	return simd_level() >= 2;
+	return bs_simd_level() >= 2;
 }
 #endif
 

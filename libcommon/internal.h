@@ -16,6 +16,14 @@ static inline uint64_t get64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); r
 
 extern const uint8_t bs_sync[4];
 
+/* x86-64 builds carry AVX2 and AVX-512 loops, chosen at run time by
+ * bs_simd_level (entropy.c): 0 none, 1 AVX2 (BMI2, POPCNT), 2 AVX-512
+ * (F, CD, BW, VL, VBMI) as well; BS_SIMD=none|avx2 caps it. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(BS_ENT_NO_SIMD)
+#define BS_X86_SIMD 1
+int bs_simd_level(void);
+#endif
+
 /* Build a frame header at p (BS_FRAME_HEADER bytes). */
 void bs_frame_header_build(uint8_t *p, uint8_t type, uint8_t flags,
     const void *meta, uint32_t meta_len, uint64_t payload_len);

@@ -57,6 +57,15 @@ again=$(bs-decode < "$T/d$n.patch" | bs-encode | bs-info | sed -n 's/.*coded \([
 ok $? "stories260k: decode | encode of the patch codes residuals as small ($again, was $coded)"
 bs-decode < "$T/d$n.patch" | bs-encode | bs-info | grep -q "delta [0-9]*->"
 ok $? "stories260k: ... with the delta codec"
+# every SIMD path (BS_SIMD caps it) writes the portable path's patch and
+# applies it
+BS_SIMD=none bs-delta --base "$S/stories260k" < "$T/d$n.raw" > "$T/none.delta"
+for lvl in avx2 any; do
+	BS_SIMD=$lvl bs-delta --base "$S/stories260k" < "$T/d$n.raw" | cmp -s - "$T/none.delta"
+	ok $? "stories260k: bs-delta with BS_SIMD=$lvl writes the portable path's bytes"
+	BS_SIMD=$lvl bs-patch --base "$S/stories260k" < "$T/none.delta" | cmp -s - "$T/d$n.raw"
+	ok $? "stories260k: bs-patch with BS_SIMD=$lvl applies them"
+done
 
 f1=model-00001-of-00002.safetensors
 # an identical model: every file a file reference, under 1% of the full

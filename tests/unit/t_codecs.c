@@ -1,15 +1,18 @@
 /*
- * t_codecs.c - unit tests of the float codecs (bf16, f16, f32, f8): which
+ * t_codecs.c - unit tests of the float codecs (bf16, f16, f32, f8) and of
+ * the delta codec (residuals of BF16 and F16 against a base): which
  * dtypes they accept, bit-exact round trips of generated edge cases (NaN
  * and Inf payloads, denormals, zeros, constants, alternating, random,
- * odd lengths) and of every 1 MiB chunk of every real bench file, the cap
- * contract, and corrupted payloads (never a crash; an error or raw_len
+ * odd lengths, small residuals) and of every 1 MiB chunk of every real
+ * bench file (and the delta codec on the residuals of the real fine-tune
+ * against its base), the cap contract, and corrupted payloads (never a crash; an error or raw_len
  * bytes).  Prints TAP.  Real files are read from argv[1] or $BS_DATA
  * (default ../shared/data, relative to the repository root).
  *
  *   gcc -O2 -g -Wall -Wextra -Ilibcommon tests/unit/t_codecs.c \
  *       libcommon/codec_bf16.c libcommon/codec_f16.c libcommon/codec_f32.c \
- *       libcommon/codec_f8.c libcommon/entropy.c -o t_codecs && ./t_codecs
+ *       libcommon/codec_f8.c libcommon/codec_delta.c libcommon/entropy.c \
+ *       -o t_codecs && ./t_codecs
  */
 #include <dirent.h>
 #include <stdarg.h>
@@ -20,7 +23,7 @@
 #include "bs.h"
 
 extern const struct bs_codec bs_codec_bf16, bs_codec_f16, bs_codec_f32,
-    bs_codec_f8;
+    bs_codec_f8, bs_codec_delta;
 
 static int ntest, nfail;
 
@@ -103,6 +106,8 @@ static const struct cd cds[] = {
 	{ &bs_codec_f8, BS_DT_F8_E4M3, 1 },
 	{ &bs_codec_f8, BS_DT_F8_E5M2, 1 },
 	{ &bs_codec_f8, BS_DT_F8_E8M0, 1 },
+	{ &bs_codec_delta, BS_DT_BF16, 2 },	/* after the dtypes' own */
+	{ &bs_codec_delta, BS_DT_F16, 2 },
 };
 #define NCD (sizeof cds / sizeof cds[0])
 
@@ -156,6 +161,21 @@ pattern(int k, uint8_t *p, size_t n, const struct cd *d)
 		for (i = 0; i < n; i++)
 			p[i] = (i % 4) < 2 && d->w == 4 ? 0 : (uint8_t)(0x3c ^ (rnd() & 0x83));
 		return "widened bf16";
+	case 8:	/* residuals: mostly zero, small differences of both signs,
+		 * some XOR-like patterns and the odd large one */
+		for (i = 0; i + d->w <= n; i += d->w) {
+			uint32_t r = (uint32_t)rnd(), v;
+			switch (r & 7) {
+			case 0: case 1: case 2: v = 0; break;
+			case 3: case 4: v = (r >> 8) & 63; break;
+			case 5: v = -((r >> 8) & 31); break;
+			case 6: v = (r >> 8) & 0x8003; break;
+			default: v = r >> 16; break;
+			}
+			memcpy(p + i, &v, d->w);
+		}
+		for (; i < n; i++) p[i] = 0x01;
+		return "small residuals";
 	}
 	return NULL;
 }
@@ -280,6 +300,71 @@ file_tests(const char *path, int level, double *raw_total, double *coded_total)
 	return good;
 }
 
+/* The whole of a file (NULL if unreadable); *n its length. */
+static uint8_t *
+slurp(const char *path, size_t *n)
+{
+	FILE *f = fopen(path, "rb");
+	uint8_t *buf = NULL;
+	long sz;
+
+	if (!f)
+		return NULL;
+	if (fseek(f, 0, SEEK_END) == 0 && (sz = ftell(f)) >= 0 &&
+	    fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)sz + 1)) &&
+	    fread(buf, 1, (size_t)sz, f) != (size_t)sz) {
+		free(buf);
+		buf = NULL;
+	}
+	fclose(f);
+	*n = buf ? (size_t)sz : 0;
+	return buf;
+}
+
+/*
+ * The delta codec on the residuals of a real fine-tune against its base
+ * (same safetensors layout: bs-delta pairs the same tensors), XOR and the
+ * 16-bit difference, every 1 MiB chunk: -1 when the pair is not there.
+ */
+static int
+residual_tests(const char *base, const char *ft, double *raw_total,
+    double *coded_total)
+{
+	size_t nb, nf;
+	uint8_t *b = slurp(base, &nb), *f = slurp(ft, &nf), *res;
+	int good = 1;
+
+	if (!b || !f || nb != nf || nb < 8 || memcmp(b, f, 8)) {
+		free(b);
+		free(f);
+		return -1;
+	}
+	res = malloc(1 << 20);
+	for (size_t off = 8; off < nb; off += 1u << 20) {
+		size_t cl = nb - off < (1u << 20) ? nb - off : 1u << 20;
+		for (int x = 0; x < 2; x++) {
+			long r;
+			for (size_t i = 0; i + 1 < cl; i += 2) {
+				uint16_t u, v;
+				memcpy(&u, f + off + i, 2);
+				memcpy(&v, b + off + i, 2);
+				u = (uint16_t)(x ? u - v : u ^ v);
+				memcpy(res + i, &u, 2);
+			}
+			if (cl & 1)
+				res[cl - 1] = f[off + cl - 1] ^ b[off + cl - 1];
+			good &= roundtrip(&bs_codec_delta, BS_DT_BF16, res, cl,
+			    cl, 3, &r);
+			*raw_total += (double)cl;
+			*coded_total += r > 0 ? (double)r : (double)cl;
+		}
+	}
+	free(res);
+	free(b);
+	free(f);
+	return good;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -309,7 +394,7 @@ main(int argc, char **argv)
 	    32, 33, 63, 64, 65, 127, 129, 1000, 1001, 4095, 4097, 65535,
 	    65536 + 3, 1 << 20 };
 	for (size_t k = 0; k < NCD; k++)
-		for (int p = 0; p < 8; p++) {
+		for (int p = 0; p < 9; p++) {
 			int good = 1, shrunk = 0;
 			const char *name = NULL;
 			for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
@@ -331,8 +416,8 @@ main(int argc, char **argv)
 					good &= roundtrip(cds[k].c, cds[k].dt, buf,
 					    n, n, 9, &r);
 			}
-			ok(good, "%s %s: round trips at every length (%d coded)",
-			    dname(cds[k].dt), name, shrunk);
+			ok(good, "%s %s %s: round trips at every length (%d coded)",
+			    cds[k].c->name, dname(cds[k].dt), name, shrunk);
 		}
 	/* compression sanity on weight-like data */
 	for (size_t k = 0; k < 4; k++) {
@@ -351,8 +436,10 @@ main(int argc, char **argv)
 		}
 		pattern(4, buf, 5000, &cds[k]);
 		good &= corrupt(&cds[k], buf, 5000, 1000);
-		ok(good, "%s: corrupted payloads never crash, error or output",
-		    dname(cds[k].dt));
+		pattern(8, buf, 70001, &cds[k]);
+		good &= corrupt(&cds[k], buf, 70001, 400);
+		ok(good, "%s %s: corrupted payloads never crash, error or output",
+		    cds[k].c->name, dname(cds[k].dt));
 	}
 	/* real files */
 	{
@@ -383,6 +470,33 @@ main(int argc, char **argv)
 		if (!nfiles)
 			printf("ok %d - # SKIP no real files under %s\n", ++ntest,
 			    dir);
+		/* each safetensors file of the base beside the fine-tune's */
+		char ft[4096];
+		double rt = 0, ct = 0;
+		int g = 1, pairs = 0;
+		snprintf(path, sizeof path, "%s/models/stories260k", dir);
+		DIR *dp = opendir(path);
+		for (struct dirent *de; dp && (de = readdir(dp)); ) {
+			size_t l = strlen(de->d_name);
+			if (l < 12 || strcmp(de->d_name + l - 12, ".safetensors"))
+				continue;
+			snprintf(path, sizeof path, "%s/models/stories260k/%s",
+			    dir, de->d_name);
+			snprintf(ft, sizeof ft, "%s/models/stories260k-ft/%s",
+			    dir, de->d_name);
+			int e = residual_tests(path, ft, &rt, &ct);
+			g &= e != 0;
+			pairs += e >= 0;
+		}
+		if (dp)
+			closedir(dp);
+		if (!pairs)
+			printf("ok %d - # SKIP no stories260k pair under %s\n",
+			    ++ntest, dir);
+		else
+			ok(g && ct < 0.6 * rt, "delta: residuals of stories260k-ft "
+			    "against stories260k round trip (%d files, ratio %.4f)",
+			    pairs, ct / rt);
 	}
 	free(buf);
 	printf("1..%d\n", ntest);
