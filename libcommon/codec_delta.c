@@ -86,6 +86,190 @@ sym2_of(unsigned w)
 	return sym2_tab[w >= 1024 ? 1024 + (w >> 6) : w];
 }
 
+
+/* Append the len low bits of bits (len <= 32) to the packed low bits: acc
+ * holds *used < 32 pending bits, a word is stored at every call and lp
+ * moves on when it is full (branch-free). */
+static inline void
+put_bits(uint8_t **lp, uint64_t *acc, unsigned *used, uint64_t bits,
+    unsigned len)
+{
+	*acc |= bits << *used;
+	*used += len;
+	put32(*lp, (uint32_t)*acc);
+	unsigned full = *used >> 5;
+	*lp += 4 * full;
+	*acc >>= 32 * full;
+	*used &= 31;
+}
+
+#ifdef BS_X86_SIMD
+#include <immintrin.h>
+
+/* An exclusive prefix sum of the 16 lanes of r; *total their sum. */
+__attribute__((target("avx512f"))) static inline __m512i
+excl_scan16(__m512i r, uint32_t *total)
+{
+	__m512i z = _mm512_setzero_si512(), s = r;
+
+	s = _mm512_add_epi32(s, _mm512_alignr_epi32(s, z, 15));
+	s = _mm512_add_epi32(s, _mm512_alignr_epi32(s, z, 14));
+	s = _mm512_add_epi32(s, _mm512_alignr_epi32(s, z, 12));
+	s = _mm512_add_epi32(s, _mm512_alignr_epi32(s, z, 8));
+	*total = (uint32_t)_mm_extract_epi32(_mm512_extracti32x4_epi32(s, 3), 3);
+	return _mm512_sub_epi32(s, r);
+}
+
+/*
+ * The values of sym[i..n) from their symbols and low bits, 16 at a time,
+ * without gathers (slow on some cores): a symbol's low-bit count and top
+ * bits come from byte tables of 128 entries in two registers each (rt, bl,
+ * bh: tab's fields), and each value's low bits from a 64-byte window of
+ * lo loaded at the step's first bit, by byte permutes.  Runs while 64
+ * bytes remain past *bp (16 values take at most 32 bytes and a 4-byte read
+ * past their start).  Stops early at a symbol no encoder writes, for the
+ * portable loop to report.  Returns the index reached; *bp follows.
+ */
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512vbmi"))) static size_t
+unpack_avx512(const uint16_t *sym, size_t n, const uint32_t tab[256],
+    const uint8_t *lo, size_t A, size_t *bp, unsigned z, uint8_t *out)
+{
+	uint8_t rt[128], bl[128], bh[128];
+	size_t i = 0, b = *bp;
+
+	for (unsigned q = 0; q < 128; q++) {
+		rt[q] = (uint8_t)(tab[q] >> 16);
+		bl[q] = (uint8_t)tab[q];
+		bh[q] = (uint8_t)(tab[q] >> 8);
+	}
+	const __m512i rt0 = _mm512_loadu_si512(rt), rt1 = _mm512_loadu_si512(rt + 64),
+	    bl0 = _mm512_loadu_si512(bl), bl1 = _mm512_loadu_si512(bl + 64),
+	    bh0 = _mm512_loadu_si512(bh), bh1 = _mm512_loadu_si512(bh + 64);
+	const __m512i one = _mm512_set1_epi32(1), v16 = _mm512_set1_epi32(16),
+	    lowb = _mm512_set1_epi32(0xff), seven = _mm512_set1_epi32(7),
+	    bytes = _mm512_set1_epi32(0x03020100),
+	    bcast = _mm512_set_epi8(
+		60, 60, 60, 60, 56, 56, 56, 56, 52, 52, 52, 52, 48, 48, 48, 48,
+		44, 44, 44, 44, 40, 40, 40, 40, 36, 36, 36, 36, 32, 32, 32, 32,
+		28, 28, 28, 28, 24, 24, 24, 24, 20, 20, 20, 20, 16, 16, 16, 16,
+		12, 12, 12, 12, 8, 8, 8, 8, 4, 4, 4, 4, 0, 0, 0, 0);
+
+	for (; i + 16 <= n && (b >> 3) + 64 <= A; i += 16) {
+		__m512i q = _mm512_cvtepu16_epi32(_mm256_loadu_si256(
+		    (const __m256i *)(sym + i)));
+		/* the symbols are below NSYM(2) = 68: one byte each */
+		__m512i r = _mm512_and_si512(_mm512_permutex2var_epi8(rt0, q,
+		    rt1), lowb);
+		if (_mm512_cmpgt_epu32_mask(r, v16))
+			break;
+		__m512i base = _mm512_or_si512(
+		    _mm512_and_si512(_mm512_permutex2var_epi8(bl0, q, bl1), lowb),
+		    _mm512_slli_epi32(_mm512_and_si512(
+		    _mm512_permutex2var_epi8(bh0, q, bh1), lowb), 8));
+		uint32_t total;
+		__m512i off = _mm512_add_epi32(excl_scan16(r, &total),
+		    _mm512_set1_epi32((int)(b & 7)));
+		__m512i win = _mm512_loadu_si512(lo + (b >> 3));
+		__m512i idx = _mm512_add_epi8(_mm512_permutexvar_epi8(bcast,
+		    _mm512_srli_epi32(off, 3)), bytes);
+		__m512i g = _mm512_permutexvar_epi8(idx, win);
+		__m512i w = _mm512_srlv_epi32(g, _mm512_and_si512(off, seven));
+		w = _mm512_and_si512(w, _mm512_sub_epi32(_mm512_sllv_epi32(one,
+		    r), one));
+		w = _mm512_or_si512(w, base);
+		if (z)	/* (w >> 1) ^ -(w & 1); the store keeps 16 bits */
+			w = _mm512_xor_si512(_mm512_srli_epi32(w, 1),
+			    _mm512_sub_epi32(_mm512_setzero_si512(),
+			    _mm512_and_si512(w, one)));
+		_mm256_storeu_si256((__m256i *)(out + 2 * i),
+		    _mm512_cvtepi32_epi16(w));
+		b += total;
+	}
+	*bp = b;
+	return i;
+}
+
+/*
+ * The K = k symbols of 16 values v (zig-zagged first when z), their low
+ * bits and the count r of those: the portable loops' sums in lanes.
+ */
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512cd"))) static inline __m512i
+sym16(__m512i v, unsigned z, unsigned k, __m512i *low, __m512i *r)
+{
+	const __m512i zero = _mm512_setzero_si512(), one = _mm512_set1_epi32(1);
+
+	if (z)
+		v = _mm512_and_si512(_mm512_xor_si512(_mm512_slli_epi32(v, 1),
+		    _mm512_sub_epi32(zero, _mm512_srli_epi32(v, 15))),
+		    _mm512_set1_epi32(0xffff));
+	__m512i L = _mm512_sub_epi32(_mm512_set1_epi32(32), _mm512_lzcnt_epi32(v));
+	/* r = max(L - 1 - k, 0); the top bits kept: min(k, max(L - 1, 0)) */
+	__m512i rr = _mm512_max_epi32(_mm512_sub_epi32(L,
+	    _mm512_set1_epi32((int)k + 1)), zero);
+	__m512i kk = _mm512_min_epi32(_mm512_set1_epi32((int)k),
+	    _mm512_max_epi32(_mm512_sub_epi32(L, one), zero));
+	__m512i tm = _mm512_sub_epi32(_mm512_sllv_epi32(one, kk), one);
+	*r = rr;
+	*low = _mm512_and_si512(v, _mm512_sub_epi32(_mm512_sllv_epi32(one, rr), one));
+	return _mm512_or_si512(_mm512_sllv_epi32(L, _mm512_set1_epi32((int)k)),
+	    _mm512_and_si512(_mm512_srlv_epi32(v, rr), tm));
+}
+
+/* delta_histogram's counting for z (0 or 1) over n values, n a multiple of
+ * 16, into part (four interleaved tables). */
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512cd"))) static void
+hist_avx512(const uint8_t *raw, size_t n, unsigned z, uint32_t part[4][17 << 2])
+{
+	uint8_t buf[256];
+
+	for (size_t i = 0; i < n; ) {
+		size_t m = n - i < 256 ? n - i : 256;
+		for (size_t j = 0; j < m; j += 16) {
+			__m512i low, r, v = _mm512_cvtepu16_epi32(
+			    _mm256_loadu_si256((const __m256i *)(raw + 2 * (i + j))));
+			_mm_storeu_si128((__m128i *)(buf + j),
+			    _mm512_cvtepi32_epi8(sym16(v, z, 2, &low, &r)));
+		}
+		for (size_t j = 0; j < m; j += 4) {
+			part[0][buf[j]]++;
+			part[1][buf[j + 1]]++;
+			part[2][buf[j + 2]]++;
+			part[3][buf[j + 3]]++;
+		}
+		i += m;
+	}
+}
+
+/*
+ * delta_encode's loop, 16 values a step: the symbols to sym, the low bits
+ * paired in lanes (at most 30 bits a pair) and appended by put_bits.
+ * Returns the values done (a multiple of 16).
+ */
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512cd"))) static size_t
+pack_avx512(const uint8_t *raw, size_t n, unsigned z, unsigned k,
+    uint16_t *sym, uint8_t **lp, uint64_t *acc, unsigned *used)
+{
+	const __m512i m32 = _mm512_set1_epi64(0xffffffff);
+	uint64_t pb[8], pl[8];
+	size_t i = 0;
+
+	for (; i + 16 <= n; i += 16) {
+		__m512i low, r, v = _mm512_cvtepu16_epi32(_mm256_loadu_si256(
+		    (const __m256i *)(raw + 2 * i)));
+		_mm256_storeu_si256((__m256i *)(sym + i),
+		    _mm512_cvtepi32_epi16(sym16(v, z, k, &low, &r)));
+		__m512i re = _mm512_and_si512(r, m32);
+		_mm512_storeu_si512(pb, _mm512_or_si512(_mm512_and_si512(low,
+		    m32), _mm512_sllv_epi64(_mm512_srli_epi64(low, 32), re)));
+		_mm512_storeu_si512(pl, _mm512_add_epi64(re,
+		    _mm512_srli_epi64(r, 32)));
+		for (int j = 0; j < 8; j++)
+			put_bits(lp, acc, used, pb[j], (unsigned)pl[j]);
+	}
+	return i;
+}
+#endif
+
 /*
  * Histogram of the K = 2 symbol of every value, plain (h[0]) and zig-zagged
  * (h[1]); derive_counts makes the K = 1 and K = 0 ones from it.  Zig-zag
@@ -114,8 +298,13 @@ delta_histogram(const uint8_t *raw, size_t n, uint32_t h[2][3][17 << 2],
 		if (!(*zs >> z & 1))
 			continue;
 		memset(part, 0, sizeof part);
+		i = 0;
+#ifdef BS_X86_SIMD
+		if (bs_simd_level() >= 2)
+			hist_avx512(raw, i = n & ~(size_t)15, (unsigned)z, part);
+#endif
 #define ONE(q, v) part[q][sym2_of(z ? zz16(v) : (v))]++
-		for (i = 0; i + 4 <= n; i += 4) {
+		for (; i + 4 <= n; i += 4) {
 			uint64_t g = get64(raw + 2 * i);
 			ONE(0, (unsigned)(g & 0xffff));
 			ONE(1, (unsigned)(g >> 16 & 0xffff));
@@ -212,38 +401,30 @@ delta_encode(int dtype, const uint8_t *raw, size_t raw_len, uint8_t *out,
 		tm[L] = (uint8_t)((1u << k) - 1);
 	}
 	uint8_t *low = (uint8_t *)(sym + n), *lp = low;
+	size_t i = 0;
+#ifdef BS_X86_SIMD
+	if (bs_simd_level() >= 2)
+		i = pack_avx512(raw, n, (unsigned)bz, (unsigned)bk, sym, &lp,
+		    &acc, &used);
+#endif
 #define ONE(v, w, r, q) do {						\
 	(w) = bz ? zz16(v) : (v);					\
 	unsigned L_ = 31 - (unsigned)__builtin_clz(2 * (w) + 1);	\
 	(r) = rt[L_];							\
 	(q) = (uint16_t)(L_ << bk | (((w) >> (r)) & tm[L_]));		\
 } while (0)
-	size_t i = 0;
 	for (; i + 2 <= n; i += 2) {
 		unsigned v0 = get16(raw + 2 * i), v1 = get16(raw + 2 * i + 2);
 		unsigned w0, w1, r0, r1;
 		ONE(v0, w0, r0, sym[i]);
 		ONE(v1, w1, r1, sym[i + 1]);
-		uint64_t bits = (w0 & ((1u << r0) - 1)) |
-		    (uint64_t)(w1 & ((1u << r1) - 1)) << r0;
-		acc |= bits << used;
-		used += r0 + r1;
-		put32(lp, (uint32_t)acc);
-		unsigned full = used >> 5;
-		lp += 4 * full;
-		acc >>= 32 * full;
-		used &= 31;
+		put_bits(&lp, &acc, &used, (w0 & ((1u << r0) - 1)) |
+		    (uint64_t)(w1 & ((1u << r1) - 1)) << r0, r0 + r1);
 	}
 	for (; i < n; i++) {
 		unsigned v = get16(raw + 2 * i), w, r;
 		ONE(v, w, r, sym[i]);
-		acc |= (uint64_t)(w & ((1u << r) - 1)) << used;
-		used += r;
-		put32(lp, (uint32_t)acc);
-		unsigned full = used >> 5;
-		lp += 4 * full;
-		acc >>= 32 * full;
-		used &= 31;
+		put_bits(&lp, &acc, &used, w & ((1u << r) - 1), r);
 	}
 #undef ONE
 	while (used > 0) {
@@ -275,92 +456,6 @@ delta_encode(int dtype, const uint8_t *raw, size_t raw_len, uint8_t *out,
 	return (long)pos;
 }
 
-#ifdef BS_X86_SIMD
-#include <immintrin.h>
-
-/* An exclusive prefix sum of the 16 lanes of r; *total their sum. */
-__attribute__((target("avx512f"))) static inline __m512i
-excl_scan16(__m512i r, uint32_t *total)
-{
-	__m512i z = _mm512_setzero_si512(), s = r;
-
-	s = _mm512_add_epi32(s, _mm512_alignr_epi32(s, z, 15));
-	s = _mm512_add_epi32(s, _mm512_alignr_epi32(s, z, 14));
-	s = _mm512_add_epi32(s, _mm512_alignr_epi32(s, z, 12));
-	s = _mm512_add_epi32(s, _mm512_alignr_epi32(s, z, 8));
-	*total = (uint32_t)_mm_extract_epi32(_mm512_extracti32x4_epi32(s, 3), 3);
-	return _mm512_sub_epi32(s, r);
-}
-
-/*
- * The values of sym[i..n) from their symbols and low bits, 16 at a time,
- * without gathers (slow on some cores): a symbol's low-bit count and top
- * bits come from byte tables of 128 entries in two registers each (rt, bl,
- * bh: tab's fields), and each value's low bits from a 64-byte window of
- * lo loaded at the step's first bit, by byte permutes.  Runs while 64
- * bytes remain past *bp (16 values take at most 32 bytes and a 4-byte read
- * past their start).  Stops early at a symbol no encoder writes, for the
- * portable loop to report.  Returns the index reached; *bp follows.
- */
-__attribute__((target("avx512f,avx512bw,avx512vl,avx512vbmi"))) static size_t
-unpack_avx512(const uint16_t *sym, size_t n, const uint32_t tab[256],
-    const uint8_t *lo, size_t A, size_t *bp, unsigned z, uint8_t *out)
-{
-	uint8_t rt[128], bl[128], bh[128];
-	size_t i = 0, b = *bp;
-
-	for (unsigned q = 0; q < 128; q++) {
-		rt[q] = (uint8_t)(tab[q] >> 16);
-		bl[q] = (uint8_t)tab[q];
-		bh[q] = (uint8_t)(tab[q] >> 8);
-	}
-	const __m512i rt0 = _mm512_loadu_si512(rt), rt1 = _mm512_loadu_si512(rt + 64),
-	    bl0 = _mm512_loadu_si512(bl), bl1 = _mm512_loadu_si512(bl + 64),
-	    bh0 = _mm512_loadu_si512(bh), bh1 = _mm512_loadu_si512(bh + 64);
-	const __m512i one = _mm512_set1_epi32(1), v16 = _mm512_set1_epi32(16),
-	    lowb = _mm512_set1_epi32(0xff), seven = _mm512_set1_epi32(7),
-	    bytes = _mm512_set1_epi32(0x03020100),
-	    bcast = _mm512_set_epi8(
-		60, 60, 60, 60, 56, 56, 56, 56, 52, 52, 52, 52, 48, 48, 48, 48,
-		44, 44, 44, 44, 40, 40, 40, 40, 36, 36, 36, 36, 32, 32, 32, 32,
-		28, 28, 28, 28, 24, 24, 24, 24, 20, 20, 20, 20, 16, 16, 16, 16,
-		12, 12, 12, 12, 8, 8, 8, 8, 4, 4, 4, 4, 0, 0, 0, 0);
-
-	for (; i + 16 <= n && (b >> 3) + 64 <= A; i += 16) {
-		__m512i q = _mm512_cvtepu16_epi32(_mm256_loadu_si256(
-		    (const __m256i *)(sym + i)));
-		/* the symbols are below NSYM(2) = 68: one byte each */
-		__m512i r = _mm512_and_si512(_mm512_permutex2var_epi8(rt0, q,
-		    rt1), lowb);
-		if (_mm512_cmpgt_epu32_mask(r, v16))
-			break;
-		__m512i base = _mm512_or_si512(
-		    _mm512_and_si512(_mm512_permutex2var_epi8(bl0, q, bl1), lowb),
-		    _mm512_slli_epi32(_mm512_and_si512(
-		    _mm512_permutex2var_epi8(bh0, q, bh1), lowb), 8));
-		uint32_t total;
-		__m512i off = _mm512_add_epi32(excl_scan16(r, &total),
-		    _mm512_set1_epi32((int)(b & 7)));
-		__m512i win = _mm512_loadu_si512(lo + (b >> 3));
-		__m512i idx = _mm512_add_epi8(_mm512_permutexvar_epi8(bcast,
-		    _mm512_srli_epi32(off, 3)), bytes);
-		__m512i g = _mm512_permutexvar_epi8(idx, win);
-		__m512i w = _mm512_srlv_epi32(g, _mm512_and_si512(off, seven));
-		w = _mm512_and_si512(w, _mm512_sub_epi32(_mm512_sllv_epi32(one,
-		    r), one));
-		w = _mm512_or_si512(w, base);
-		if (z)	/* (w >> 1) ^ -(w & 1); the store keeps 16 bits */
-			w = _mm512_xor_si512(_mm512_srli_epi32(w, 1),
-			    _mm512_sub_epi32(_mm512_setzero_si512(),
-			    _mm512_and_si512(w, one)));
-		_mm256_storeu_si256((__m256i *)(out + 2 * i),
-		    _mm512_cvtepi32_epi16(w));
-		b += total;
-	}
-	*bp = b;
-	return i;
-}
-#endif
 
 static int
 delta_decode(int dtype, const uint8_t *in, size_t in_len, uint8_t *out,
