@@ -278,7 +278,9 @@ submit_now(struct ctx *c, struct job *j, int run)
 {
 	while (bs_pool_full(c->pool))
 		emit(c, bs_pool_take(c->pool));
-	bs_pool_submit(c->pool, j, run);
+	/* the frame read; a chunk's base, residual and coded bytes */
+	bs_pool_submit(c->pool, j, run, (j->f ? j->f->size : 0) +
+	    3 * (uint64_t)j->ci.raw_len);
 }
 
 /* The file is not a reference after all: out with what was held. */
@@ -633,7 +635,7 @@ main(int argc, char *argv[])
 		bs_die(2, "out of memory");
 	nthr = threads ? (int)threads : bs_ncpu();
 	c.h = bs_xxh128_new();
-	c.pool = bs_pool_new(nthr, nthr > 1 ? BS_POOL_DEPTH * nthr : 1, run_delta);
+	c.pool = bs_pool_new(nthr, nthr > 1 ? BS_POOL_BUDGET * nthr : 1, run_delta);
 	if (!c.h || !c.pool)
 		bs_die(2, "out of memory");
 	while ((rc = bs_reader_next(c.r, &f)) == 0) {

@@ -205,7 +205,9 @@ submit(struct ctx *c, struct job *j, int run)
 {
 	while (bs_pool_full(c->pool))
 		emit(c, bs_pool_take(c->pool));
-	bs_pool_submit(c->pool, j, run);
+	/* the frame read; a chunk's base and output */
+	bs_pool_submit(c->pool, j, run, (j->f ? j->f->size : 0) +
+	    2 * (uint64_t)j->ci.raw_len);
 }
 
 static struct job *
@@ -384,7 +386,7 @@ main(int argc, char *argv[])
 	nthr = threads ? (int)threads : bs_ncpu();
 	c.h = bs_xxh128_new();
 	c.sha = bs_sha256_new();
-	c.pool = bs_pool_new(nthr, nthr > 1 ? BS_POOL_DEPTH * nthr : 1, run_chunk);
+	c.pool = bs_pool_new(nthr, nthr > 1 ? BS_POOL_BUDGET * nthr : 1, run_chunk);
 	if (!c.h || !c.sha || !c.pool)
 		bs_die(2, "out of memory");
 	while ((rc = bs_reader_next(c.r, &f)) == 0) {

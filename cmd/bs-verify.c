@@ -984,7 +984,10 @@ submit(struct bs_pool *pool, struct job *j)
 		on_job(done);
 		free_job(done);
 	}
-	bs_pool_submit(pool, j, j->kind == J_FRAME && j->f->type == BS_F_CHUNK && j->decode);
+	int run = j->kind == J_FRAME && j->f->type == BS_F_CHUNK && j->decode;
+	/* the frame read, and a chunk's decoded bytes */
+	bs_pool_submit(pool, j, run, (j->f ? j->f->size : 0) +
+	    (run ? j->f->u.chunk.raw_len : 0));
 }
 
 int
@@ -1039,7 +1042,7 @@ main(int argc, char *argv[])
 	if (!(r = bs_reader_open_fd(fd, in)))
 		bs_die(2, "out of memory");
 	nthreads = fast ? 1 : threads ? (int)threads : bs_ncpu();
-	pool = bs_pool_new(nthreads, nthreads > 1 ? BS_POOL_DEPTH * nthreads : 1, run_job);
+	pool = bs_pool_new(nthreads, nthreads > 1 ? BS_POOL_BUDGET * nthreads : 1, run_job);
 	ck.xh = bs_xxh128_new();
 	if (!pool || !ck.xh)
 		bs_die(2, "out of memory");

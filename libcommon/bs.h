@@ -456,21 +456,26 @@ void bs_scan_free(struct bs_scan *s);
 
 /*
  * An ordered work pool: jobs are submitted in order, run on n threads, and
- * taken back in the order they were submitted.  At most depth jobs to run
- * are in flight, which bounds memory (pass-through jobs have 8 x depth + 16
- * slots besides).  With n <= 1 jobs run in the caller; with more, on n - 1
- * worker threads and on the caller while it waits in bs_pool_take (so jobs
- * may run on the caller's thread either way).
+ * taken back in the order they were submitted.  Each job comes with its
+ * weight, the bytes it holds (input and output buffers); the pool is full
+ * when the jobs in flight hold the budget or more, or when BS_POOL_JOBS x n
+ * are in flight, which bounds memory.  With n <= 1 jobs run in the caller;
+ * with more, on n - 1 worker threads and on the caller while it waits in
+ * bs_pool_take (so jobs may run on the caller's thread either way).
  */
 struct bs_pool;
 typedef void (*bs_pool_fn)(void *job);
-/* Jobs in flight per thread that the programs give as depth: enough that
- * the reading and writing thread rarely waits for one slow chunk. */
-#define BS_POOL_DEPTH 8
-struct bs_pool *bs_pool_new(int threads, int depth, bs_pool_fn fn);
-/* Submit a job; run says whether fn applies (0: pass through in order).
- * Never blocks; call bs_pool_full() first. */
-void bs_pool_submit(struct bs_pool *p, void *job, int run);
+/* The budget the programs give, per thread: about eight chunks of 1 MiB
+ * with their output, enough that the reading and writing thread rarely
+ * waits for one slow chunk; and the jobs in flight per thread at most, many
+ * more, so that small tensors queue up behind a large one and keep the
+ * workers busy. */
+#define BS_POOL_BUDGET (12ull << 20)
+#define BS_POOL_JOBS 128
+struct bs_pool *bs_pool_new(int threads, uint64_t budget, bs_pool_fn fn);
+/* Submit a job holding weight bytes; run says whether fn applies (0: pass
+ * through in order).  Never blocks; call bs_pool_full() first. */
+void bs_pool_submit(struct bs_pool *p, void *job, int run, uint64_t weight);
 int bs_pool_full(const struct bs_pool *p);
 int bs_pool_empty(const struct bs_pool *p);
 /* The oldest job, once it is done (blocks). NULL when empty. */

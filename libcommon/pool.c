@@ -3,10 +3,12 @@
  * worker threads take pending slots oldest first; the caller takes finished
  * jobs back from the head of the ring, so output stays in order, and while
  * the oldest is not finished it runs pending jobs itself (so n threads are
- * n - 1 workers and the caller).  At most
- * `depth` jobs to run are in flight at once, which bounds memory; jobs that
- * only pass through (small frames between chunks) have room of their own,
- * so that they do not starve the workers.
+ * n - 1 workers and the caller).  The bytes the jobs in flight hold (their
+ * weights, as the caller gives them) stay within a budget, which bounds
+ * memory; the job count has a cap of its own (the ring), large enough that
+ * many small jobs queue behind a large one: counting jobs alone, a run of
+ * small tensors behind a large chunk left the workers idle while the
+ * caller ran it.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -20,15 +22,16 @@ struct slot {
 	void *job;
 	int state;
 	int run;		/* a job fn applies to (not a pass-through) */
+	uint64_t weight;	/* bytes it holds */
 };
 
 struct bs_pool {
 	bs_pool_fn fn;
-	int nthreads, depth;	/* depth: jobs to run in flight at most */
-	size_t cap;		/* ring slots: pass-through jobs need room too */
+	int nthreads;
+	uint64_t budget, held;	/* bytes: at most, held by the jobs in flight */
+	size_t cap;		/* ring slots: jobs in flight at most */
 	struct slot *ring;
 	size_t head, count;	/* oldest slot, slots in use */
-	size_t nrun;		/* slots in use holding jobs to run */
 	size_t next_pending;	/* scan start for workers */
 	int quit;
 	pthread_mutex_t mu;
@@ -94,17 +97,17 @@ worker(void *arg)
 }
 
 struct bs_pool *
-bs_pool_new(int threads, int depth, bs_pool_fn fn)
+bs_pool_new(int threads, uint64_t budget, bs_pool_fn fn)
 {
 	struct bs_pool *p = calloc(1, sizeof *p);
 
 	if (!p)
 		return NULL;
-	if (depth < 1)
-		depth = 1;
+	if (threads < 1)
+		threads = 1;
 	p->fn = fn;
-	p->depth = depth;
-	p->cap = 8 * (size_t)depth + 16;
+	p->budget = budget;
+	p->cap = BS_POOL_JOBS * (size_t)threads;
 	/* the caller runs jobs too while it waits for the oldest one */
 	p->nthreads = threads > 1 ? threads - 1 : 0;
 	p->ring = calloc(p->cap, sizeof *p->ring);
@@ -129,7 +132,7 @@ bs_pool_new(int threads, int depth, bs_pool_fn fn)
 int
 bs_pool_full(const struct bs_pool *p)
 {
-	return p->count == p->cap || p->nrun >= (size_t)p->depth;
+	return p->count == p->cap || (p->count && p->held >= p->budget);
 }
 
 int
@@ -139,7 +142,7 @@ bs_pool_empty(const struct bs_pool *p)
 }
 
 void
-bs_pool_submit(struct bs_pool *p, void *job, int run)
+bs_pool_submit(struct bs_pool *p, void *job, int run, uint64_t weight)
 {
 	struct slot *s;
 
@@ -150,7 +153,8 @@ bs_pool_submit(struct bs_pool *p, void *job, int run)
 		s->job = job;
 		s->state = DONE;
 		s->run = run;
-		p->nrun += run != 0;
+		s->weight = weight;
+		p->held += weight;
 		p->count++;
 		return;
 	}
@@ -159,7 +163,8 @@ bs_pool_submit(struct bs_pool *p, void *job, int run)
 	s->job = job;
 	s->state = run ? PENDING : DONE;
 	s->run = run;
-	p->nrun += run != 0;
+	s->weight = weight;
+	p->held += weight;
 	p->count++;
 	if (run)
 		pthread_cond_signal(&p->work);
@@ -198,7 +203,7 @@ bs_pool_take(struct bs_pool *p)
 	job = s->job;
 	s->state = EMPTY;
 	s->job = NULL;
-	p->nrun -= s->run != 0;
+	p->held -= s->weight;
 	p->head++;
 	p->count--;
 	if (p->next_pending < p->head)

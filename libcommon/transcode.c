@@ -220,7 +220,7 @@ bs_transcode(struct bs_reader *r, struct bs_writer *w, int threads,
 	if (threads < 1)
 		threads = 1;
 	bs_reader_defer_chunk_checks(r);
-	pool = bs_pool_new(threads, threads > 1 ? BS_POOL_DEPTH * threads : 1, run_job);
+	pool = bs_pool_new(threads, threads > 1 ? BS_POOL_BUDGET * threads : 1, run_job);
 	if (!pool)
 		return bs_err_set(e, BS_ENOMEM, "out of memory");
 	struct bs_tensor_hash *cur = NULL;	/* the open tensor's */
@@ -276,7 +276,9 @@ bs_transcode(struct bs_reader *r, struct bs_writer *w, int threads,
 			free_job(j);
 			break;
 		}
-		bs_pool_submit(pool, j, f->type == BS_F_CHUNK);
+		/* it holds the frame, and the chunk's output */
+		bs_pool_submit(pool, j, f->type == BS_F_CHUNK, f->size +
+		    (f->type == BS_F_CHUNK ? f->u.chunk.raw_len : 0));
 	}
 	while (!bs_pool_empty(pool)) {
 		struct bs_chunk_job *done = bs_pool_take(pool);

@@ -199,30 +199,48 @@ work(void *job)
 static void
 test_pool(void)
 {
-	long vals[200];
-	int in_order = 1, max_inflight = 0;
+	long vals[600];
 
 	for (int threads = 1; threads <= 4; threads += 3) {
-		struct bs_pool *p = bs_pool_new(threads, 5, work);
+		/* weights of 1 to 1000 bytes (a few of them heavier than the
+		 * whole budget) against a budget of 3000: the bytes in flight
+		 * stay under the budget plus the last job's, and the job
+		 * count under the ring's */
+		const uint64_t budget = 3000;
+		uint64_t w[600], held = 0, worst = 0;
+		size_t inflight = 0, most = 0;
+		struct bs_pool *p = bs_pool_new(threads, budget, work);
 		long expect = 0;
-		for (long i = 0; i < 200; i++) {
+		int in_order = 1, bounded = 1;
+		for (long i = 0; i < 600; i++) {
 			vals[i] = i;
+			w[i] = i % 97 == 3 ? 5000 : (uint64_t)(i * 7919 % 1000) + 1;
 			while (bs_pool_full(p)) {
 				long *v = bs_pool_take(p);
 				in_order &= (*v == 2 * expect + 1);
+				held -= w[expect];
+				inflight--;
 				expect++;
 			}
-			bs_pool_submit(p, &vals[i], i % 7 != 0);
+			bounded &= held < budget || inflight == 0;
+			bs_pool_submit(p, &vals[i], i % 7 != 0, w[i]);
 			if (i % 7 == 0)
 				vals[i] = 2 * i + 1;	/* passes through */
-			max_inflight = max_inflight < 5 ? 5 : max_inflight;
+			held += w[i];
+			inflight++;
+			worst = held > worst ? held : worst;
+			most = inflight > most ? inflight : most;
 		}
 		while (!bs_pool_empty(p)) {
 			long *v = bs_pool_take(p);
 			in_order &= (*v == 2 * expect + 1);
 			expect++;
 		}
-		ok(in_order && expect == 200, "pool with %d threads returns jobs in order", threads);
+		ok(in_order && expect == 600, "pool with %d threads returns jobs in order", threads);
+		ok(bounded && worst < budget + 5000 &&
+		    most <= (size_t)BS_POOL_JOBS * (size_t)threads,
+		    "pool with %d threads: %llu bytes in flight at most (budget %llu), %zu jobs",
+		    threads, (unsigned long long)worst, (unsigned long long)budget, most);
 		bs_pool_free(p);
 	}
 }
