@@ -381,7 +381,9 @@ delta_encode(int dtype, const uint8_t *raw, size_t raw_len, uint8_t *out,
 	if (n < 16 || cap < 5 + t + 16)
 		return 0;
 	best = best_mode(raw, n, 1.0, cnt, extra, &bz, &bk);
-	if (best / 8 + 5 + t >= (double)cap)
+	/* clearly over the cap: not worth coding (the estimate can be some
+	 * bytes off on short chunks, so a close one is coded and measured) */
+	if (best / 8 + 5 + t >= (double)cap * 1.02 + 32)
 		return 0;
 	nbits = (size_t)extra[bz][bk];
 	if (5 + (nbits + 7) / 8 + t >= cap)

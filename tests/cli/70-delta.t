@@ -57,6 +57,11 @@ again=$(bs-decode < "$T/d$n.patch" | bs-encode | bs-info | sed -n 's/.*coded \([
 ok $? "stories260k: decode | encode of the patch codes residuals as small ($again, was $coded)"
 bs-decode < "$T/d$n.patch" | bs-encode | bs-info | grep -q "delta [0-9]*->"
 ok $? "stories260k: ... with the delta codec"
+# a higher level tries more and keeps the smallest: never a larger patch
+l3=$(bs-delta -l 3 --base "$S/stories260k" < "$T/d$n.raw" | bs-info | sed -n 's/.*coded \([0-9]*\) bytes.*/\1/p')
+l7=$(bs-delta -l 7 --base "$S/stories260k" < "$T/d$n.raw" | bs-info | sed -n 's/.*coded \([0-9]*\) bytes.*/\1/p')
+[ "${l7:-0}" -gt 0 ] && [ "$l7" -le "$l3" ]
+ok $? "stories260k: bs-delta -l 7 makes a patch no larger than -l 3 ($l7, $l3)"
 # every SIMD path (BS_SIMD caps it) writes the portable path's patch and
 # applies it
 BS_SIMD=none bs-delta --base "$S/stories260k" < "$T/d$n.raw" > "$T/none.delta"
