@@ -346,7 +346,10 @@ struct teeing {
 };
 
 /* Copy the input to the reader's pipe and to stdout, holding back its last
- * bytes (the last END frame) until the stream is known to be good. */
+ * bytes (the last END frame) until the stream is known to be good.  When
+ * stdout fails (a reader downstream that stopped, on bad data perhaps),
+ * the copy stops but the checking goes on to the end: the report is what
+ * the user waits for. */
 static void *
 tee_run(void *arg)
 {
@@ -369,10 +372,8 @@ tee_run(void *arg)
 			break;		/* the reader is gone */
 		total = held + (size_t)got;
 		out = total > BS_FOOTER_SIZE ? total - BS_FOOTER_SIZE : 0;
-		if (!t->werr && out && bs_write_all(STDOUT_FILENO, b, out) < 0) {
+		if (!t->werr && out && bs_write_all(STDOUT_FILENO, b, out) < 0)
 			t->werr = errno;
-			break;
-		}
 		memmove(b, b + out, total - out);
 		held = total - out;
 	}
@@ -383,13 +384,14 @@ tee_run(void *arg)
 	return NULL;
 }
 
+/* The copy's failure, said after the report; a reader that went away
+ * (EPIPE) is no news. */
 static void
 tee_werr(struct teeing *t)
 {
-	if (t->werr == EPIPE)
-		bs_saw_epipe = 1;
-	errno = t->werr;
-	bs_die(2, "<stdout>: write error: %s", strerror(t->werr));
+	if (t->werr != EPIPE)
+		bs_error("<stdout>: write error: %s: the copy stopped; the whole input was checked",
+		    strerror(t->werr));
 }
 
 /* ------------------------------------------------------------- checking */
@@ -1052,8 +1054,6 @@ main(int argc, char *argv[])
 		if (rc == BS_EOF)
 			break;
 		if (rc < 0) {
-			if (tee_flag && tp.werr)
-				tee_werr(&tp);
 			if (rc == BS_EIO || rc == BS_ENOMEM)
 				bs_die(2, "%s: %s", in, bs_reader_errmsg(r));
 			j = new_job(J_ERROR);
@@ -1101,13 +1101,10 @@ main(int argc, char *argv[])
 		pthread_join(tp.th, NULL);
 		if (tp.rerr)
 			bs_die(2, "%s: read error: %s", in, strerror(tp.rerr));
-		if (tp.werr)
-			tee_werr(&tp);
 		/* the last bytes go out only when the stream checked out */
-		if (problems == 0 && bs_write_all(STDOUT_FILENO, tp.tail, tp.tail_len) < 0) {
+		if (!tp.werr && problems == 0 &&
+		    bs_write_all(STDOUT_FILENO, tp.tail, tp.tail_len) < 0)
 			tp.werr = errno;
-			tee_werr(&tp);
-		}
 	}
 	if (bs_verbose >= 0) {
 		char only[64] = "", unbuilt[64] = "", blobs[48] = "";
@@ -1145,6 +1142,11 @@ main(int argc, char *argv[])
 			    sample >= 0 ? " (--sample: the tensors not sampled have payload checks only)" : "");
 	}
 	status = problems ? 1 : 0;
+	if (tee_flag && tp.werr) {
+		tee_werr(&tp);
+		if (!status)
+			status = 2;
+	}
 	bs_sha256_free(ck.sha);
 	bs_xxh128_free(ck.xh);
 	free(ck.ix);

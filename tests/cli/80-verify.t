@@ -207,7 +207,13 @@ mkst "$T/big.safetensors" "w:BF16:600000"
 bs-split "$T/big.safetensors" | bs-encode > "$T/big.bs"
 bs-verify -t "$T/big.bs" 2> "$T/err" | head -c 100 > /dev/null
 is "${PIPESTATUS[0]}" 2 "--tee into a pipe closed early: exit 2"
-[ ! -s "$T/err" ]; ok $? "--tee into a closed pipe: quietly"
+grep -q "OK" "$T/err" && ! grep -q "write error" "$T/err"
+ok $? "--tee into a closed pipe: the whole input checked and reported, no write error said"
+# a reader downstream that stops (on the bad data, say) leaves the report whole
+flip "$T/big.bs" $(( $(stat -c %s "$T/big.bs") / 2 )) 3 > "$T/dbig.bs"
+bs-verify -t "$T/dbig.bs" 2> "$T/err" | head -c 100 > /dev/null
+is "${PIPESTATUS[0]}" 1 "--tee of a bad stream into a pipe closed early: exit 1"
+grep -q "BAD" "$T/err"; ok $? "... and the report says BAD"
 bs-verify -q -t "$T/s.bs" > /dev/full 2> "$T/err"; st=$?
 is "$st" 2 "-q --tee to /dev/full: still exit 2"
 
