@@ -45,6 +45,9 @@ struct job {
 	int dtype, rebuild;		/* J_CHUNK: of its tensor; against base bytes */
 	const uint8_t *data;		/* J_CHUNK: raw_len bytes written */
 	uint8_t *buf, *base;		/* malloc'd */
+	const struct bs_model *bm;	/* J_CHUNK: base bytes to read on the worker */
+	const struct bs_model_entry *bt;
+	struct bs_err berr;		/* reading them failed */
 	int err;			/* BS_E* of the worker */
 };
 
@@ -93,6 +96,16 @@ run_chunk(void *arg)
 	int rc;
 
 	j->data = j->f->payload;
+	if (j->bm) {	/* the base bytes, read here (pread: any thread) */
+		j->base = malloc(n);
+		if (!j->base || bs_model_pread(j->bm, j->bt, ci->offset, j->base,
+		    ci->raw_len, &j->berr) < 0) {
+			if (!j->base)
+				bs_err_set(&j->berr, BS_ENOMEM, "out of memory");
+			j->err = j->berr.code;
+			return;
+		}
+	}
 	if (ci->codec == BS_C_NONE && !j->rebuild)
 		return;
 	if (!(j->buf = malloc(n))) {
@@ -159,6 +172,8 @@ emit(struct ctx *c, struct job *j)
 		rc = bs_writer_copy(c->w, f);
 		break;
 	case J_CHUNK:
+		if (j->berr.code)
+			bs_die(bs_err_status(j->berr.code), "%s", j->berr.msg);
 		if (j->err == BS_EUNSUPPORTED)
 			bs_die(1, "%s: frame %llu at offset %llu: tensor '%s': chunk transform %u does not apply to %s",
 			    bs_reader_name(c->r), (unsigned long long)f->number, (unsigned long long)f->offset,
@@ -345,7 +360,9 @@ on_chunk(struct ctx *c, struct bs_frame *f)
 	struct bs_err e;
 	uint8_t *base = NULL;
 
-	if (c->match) {
+	/* a stream's bytes are read here, in order (it decodes them through
+	 * a cache); a safetensors file's on the worker */
+	if (c->match && bs_model_is_stream(c->base)) {
 		base = bs_xmalloc(ci->raw_len ? ci->raw_len : 1);
 		if (bs_model_read(c->base, c->match, ci->offset, base, ci->raw_len, &e) < 0)
 			bs_die(bs_err_status(e.code), "%s", e.msg);
@@ -353,8 +370,12 @@ on_chunk(struct ctx *c, struct bs_frame *f)
 	j = job_new(J_CHUNK, f);
 	j->dtype = c->tensor->u.tensor.dtype;
 	j->ci = (struct bs_chunk_info){ BS_C_NONE, BS_X_NONE, ci->raw_len, ci->offset };
-	j->rebuild = base != NULL;
+	j->rebuild = c->match != NULL;
 	j->base = base;
+	if (c->match && !base) {
+		j->bm = c->base;
+		j->bt = c->match;
+	}
 	submit(c, j, 1);
 }
 

@@ -871,6 +871,12 @@ const struct bs_model_entry *bs_model_find(const struct bs_model *m,
  * (I/O, a damaged chunk of a stream). */
 int bs_model_read(struct bs_model *m, const struct bs_model_entry *t,
     uint64_t off, void *buf, size_t n, struct bs_err *e);
+/* Whether the base is a bigsmall stream (else safetensors files). */
+int bs_model_is_stream(const struct bs_model *m);
+/* bs_model_read of a base of safetensors files, without its cache: safe
+ * on several threads at once (BS_EUSAGE for a stream). */
+int bs_model_pread(const struct bs_model *m, const struct bs_model_entry *t,
+    uint64_t off, void *buf, size_t n, struct bs_err *e);
 /* A file of the base: its path, kind (BS_FILE_SAFETENSORS or BS_FILE_BLOB),
  * size, and its entries, first .. first + count - 1 in catalogue order
  * (a safetensors file's tensors in header order; a blob's one entry). */

@@ -703,6 +703,29 @@ load_chunk(struct bs_model *m, const struct ment *t, size_t i, struct bs_err *e)
 }
 
 int
+bs_model_pread(const struct bs_model *m, const struct bs_model_entry *pub,
+    uint64_t off, void *buf, size_t n, struct bs_err *e)
+{
+	const struct ment *t = (const struct ment *)pub;
+	int r;
+
+	if (m->is_stream)
+		return bs_err_set(e, BS_EUSAGE, "%s: a stream is read through bs_model_read", m->path);
+	if (off > t->pub.size || n > t->pub.size - off)
+		return bs_err_set(e, BS_EUSAGE, "%s: read past the end of '%s'", m->path, t->pub.name);
+	if ((r = pread_all(m->fd[t->src], buf, n, t->data_off + off)) != 1)
+		return bs_err_set(e, r < 0 ? BS_EIO : BS_ETRUNC, "%s: '%s': %s", m->path,
+		    t->pub.name, r < 0 ? strerror(errno) : "file cut short");
+	return 0;
+}
+
+int
+bs_model_is_stream(const struct bs_model *m)
+{
+	return m->is_stream;
+}
+
+int
 bs_model_read(struct bs_model *m, const struct bs_model_entry *pub,
     uint64_t off, void *buf, size_t n, struct bs_err *e)
 {
@@ -716,13 +739,8 @@ bs_model_read(struct bs_model *m, const struct bs_model_entry *pub,
 		memcpy(buf, m->hb + (off - m->hb_off), n);
 		return 0;
 	}
-	if (!m->is_stream) {
-		int r = pread_all(m->fd[t->src], buf, n, t->data_off + off);
-		if (r != 1)
-			return bs_err_set(e, r < 0 ? BS_EIO : BS_ETRUNC, "%s: '%s': %s", m->path,
-			    t->pub.name, r < 0 ? strerror(errno) : "file cut short");
-		return 0;
-	}
+	if (!m->is_stream)
+		return bs_model_pread(m, pub, off, buf, n, e);
 	while (n > 0) {
 		size_t lo = 0, hi = t->nch, i, k;
 		uint64_t in;
