@@ -363,7 +363,7 @@ tee_run(void *arg)
 		if ((got = read(t->in, b + held, cap)) < 0) {
 			if (errno == EINTR)
 				continue;
-			t->rerr = errno;
+			__atomic_store_n(&t->rerr, errno, __ATOMIC_RELEASE);
 			break;
 		}
 		if (got == 0)
@@ -1032,6 +1032,8 @@ main(int argc, char *argv[])
 		total_tensors = count_tensors(fd);
 	if (tee_flag) {
 		int p[2];
+		if (bs_same_file(fd, STDOUT_FILENO))
+			bs_die(2, "%s: input is output: --tee would copy the file onto itself", in);
 		memset(&tp, 0, sizeof tp);
 		if (pipe(p) < 0)
 			bs_die(2, "pipe: %s", strerror(errno));
@@ -1051,6 +1053,10 @@ main(int argc, char *argv[])
 	while (!eof) {
 		struct job *j;
 		rc = bs_reader_next(r, &f);
+		/* the copy could not read the input: that, not what the reader
+		 * made of the input cut short, is the error */
+		if (rc < 0 && tee_flag && __atomic_load_n(&tp.rerr, __ATOMIC_ACQUIRE))
+			bs_die(2, "%s: read error: %s", in, strerror(tp.rerr));
 		if (rc == BS_EOF)
 			break;
 		if (rc < 0) {
@@ -1101,9 +1107,12 @@ main(int argc, char *argv[])
 		pthread_join(tp.th, NULL);
 		if (tp.rerr)
 			bs_die(2, "%s: read error: %s", in, strerror(tp.rerr));
-		/* the last bytes go out only when the stream checked out */
-		if (!tp.werr && problems == 0 &&
-		    bs_write_all(STDOUT_FILENO, tp.tail, tp.tail_len) < 0)
+		/* the last bytes go out only when the stream checked out; else
+		 * a frame cut short after its sync marker, so that the next
+		 * program fails even when the bad part was in those last bytes
+		 * (junk after a whole stream) */
+		if (!tp.werr && bs_write_all(STDOUT_FILENO, problems ? bs_sync : tp.tail,
+		    problems ? sizeof bs_sync : tp.tail_len) < 0)
 			tp.werr = errno;
 	}
 	if (bs_verbose >= 0) {

@@ -216,6 +216,8 @@ void bs_frame_free(struct bs_frame *f);	/* frees f->bytes, and f */
  * (0 for a frame the reader checked). */
 int bs_frame_check(const struct bs_frame *f);
 
+/* The sync marker, every frame's first four bytes. */
+extern const uint8_t bs_sync[4];
 /* Parse a 28-byte frame header at p.  Checks sync and header checksum.
  * Returns 0 and fills type, flags, meta_len, payload_len; or BS_ECORRUPT
  * with a short reason in *why. */
@@ -632,6 +634,9 @@ void bs_info(const char *fmt, ...);		/* only with -v */
 int bs_finish(int status);
 /* Exit 2 unless fd is not a terminal (binary output) or force is set. */
 void bs_refuse_tty(int fd, int force, const char *what);
+/* Whether fds a and b are the same regular file (a copy of a file onto
+ * itself, as `cat f >> f`, would never end). */
+int bs_same_file(int a, int b);
 
 /* Parse "4M", "2G", "1048576" into bytes; -1 on error. */
 long long bs_parse_size(const char *s);

@@ -14,8 +14,6 @@ static inline uint16_t get16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); r
 static inline uint32_t get32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
 static inline uint64_t get64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
 
-extern const uint8_t bs_sync[4];
-
 /* x86-64 builds carry AVX2 and AVX-512 loops, chosen at run time by
  * bs_simd_level (entropy.c): 0 none, 1 AVX2 (BMI2, POPCNT), 2 AVX-512
  * (F, CD, BW, VL, VBMI) as well; BS_SIMD=none|avx2 caps it. */

@@ -191,6 +191,14 @@ bs_proginit(int argc, char *argv[], const char *name)
 
 	(void)argc, (void)argv;
 	bs_progname = name;
+	/* a closed standard descriptor gets a stand-in that fails as a closed
+	 * one does (reads from a write-only /dev/null, writes to a read-only
+	 * one: EBADF), so that no file or pipe we open lands on it and is
+	 * taken for standard input or output */
+	for (int fd = 0; fd <= 2; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && errno == EBADF &&
+		    open("/dev/null", fd == 0 ? O_WRONLY : O_RDONLY) != fd)
+			_exit(2);
 	/* a reader that goes away gives EPIPE, handled as a write error */
 	signal(SIGPIPE, SIG_IGN);
 	memset(&sa, 0, sizeof sa);
@@ -378,6 +386,15 @@ bs_finish(int status)
 		status = status ? status : 2;
 	}
 	return status;
+}
+
+int
+bs_same_file(int a, int b)
+{
+	struct stat sa, sb;
+
+	return fstat(a, &sa) == 0 && fstat(b, &sb) == 0 && S_ISREG(sa.st_mode) &&
+	    sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
 void

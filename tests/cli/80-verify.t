@@ -199,6 +199,22 @@ bs-decode < "$T/tee.out" > /dev/null 2>&1; is $? 1 "what --tee let through of a 
 bs-verify -q --tee "$T/d.bs" 2> "$T/err" | bs-reshard -o "$T/rt2" 2> /dev/null
 is "${PIPESTATUS[0]}:${PIPESTATUS[1]}" "1:1" "bs-verify --tee | bs-reshard on a bad stream: both exit 1"
 is "$(ls -A "$T/rt2" 2>/dev/null)" "" "and no file appears"
+# junk after a whole stream, the size of the bytes held back: the copy
+# still ends cut short
+{ cat "$T/s.bs"; head -c 84 /dev/zero; } > "$T/junk.bs"
+bs-verify -t "$T/junk.bs" 2> /dev/null | bs-decode > /dev/null 2>&1
+is "${PIPESTATUS[0]}:${PIPESTATUS[1]}" "1:1" "--tee, junk after the end record: both exit 1"
+# the input as output would never end; a closed standard input fails
+cp "$T/s.bs" "$T/self.bs"
+timeout 60 bs-verify -t "$T/self.bs" >> "$T/self.bs" 2> "$T/err"; st=$?
+is "$st" 2 "--tee onto its own input: refused (exit 2)"
+grep -q "input is output" "$T/err"; ok $? "... saying input is output"
+cmp -s "$T/self.bs" "$T/s.bs"; ok $? "... and the file is unchanged"
+timeout 60 bs-verify -t <&- > /dev/null 2> "$T/err"; st=$?
+is "$st" 2 "--tee with standard input closed: exit 2, no hang"
+grep -q "Bad file descriptor" "$T/err"; ok $? "... saying why"
+timeout 60 bs-delta --base "$T/s.bs" <&- > /dev/null 2> "$T/err"; st=$?
+is "$st" 2 "bs-delta with standard input closed: exit 2 (the base does not take its place)"
 # write errors
 bs-verify -t "$T/s.bs" > /dev/full 2> "$T/err"; st=$?
 is "$st" 2 "--tee to /dev/full: exit 2"
