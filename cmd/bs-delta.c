@@ -394,7 +394,11 @@ on_tensor(struct ctx *c, struct bs_frame *f)
 	c->npending = 0;
 	c->tensors[t->kind == BS_T_BLOB]++;
 	bs_xxh128_reset(c->h);
-	m = bs_model_find(c->base, t->name, t->name_len, t->kind == BS_T_BLOB);
+	/* the base's tensor of that name, in its file of the same path when
+	 * several files have one (a model of several parts) */
+	const struct bs_file_info *fi = bs_reader_file(c->r);
+	m = bs_model_find_in(c->base, fi ? fi->path : NULL, fi ? fi->path_len : 0,
+	    t->name, t->name_len, t->kind == BS_T_BLOB);
 	if (m && (t->kind == BS_T_BLOB ? (t->size == BS_SIZE_UNKNOWN || t->size == m->size) : same_shape(t, m))) {
 		if (bs_model_hash(c->base, m, &c->base_hash, &e) < 0)
 			bs_die(bs_err_status(e.code), "%s", e.msg);

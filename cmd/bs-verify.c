@@ -585,6 +585,7 @@ close_file(int lost)
 		ck.f_bad++;
 	}
 	free(ck.f.name);
+	free(ck.f.raw);
 	memset(&ck.f, 0, sizeof ck.f);
 	if (ck.have_orig)
 		orig_free(&ck.orig);
@@ -638,7 +639,7 @@ find_base(const struct bs_frame *f)
 	uint32_t blen = t->base_name_len ? t->base_name_len : t->name_len;
 
 	bn = printable(bname, blen);
-	m = bs_model_find(base, bname, blen, blob);
+	m = bs_model_find_in(base, ck.f.open ? ck.f.raw : NULL, ck.f.raw_len, bname, blen, blob);
 	if (!m)
 		report("frame %llu (TENSOR) at offset %llu: tensor '%s': the base %s has no %s '%s'",
 		    (unsigned long long)f->number, (unsigned long long)f->offset, ck.t.name,
@@ -749,6 +750,9 @@ on_frame(struct job *j)
 		close_file(1);
 		ck.f.open = 1;
 		ck.f.name = printable(fi->path, fi->path_len);
+		ck.f.raw = bs_xmalloc(fi->path_len + 1);
+		memcpy(ck.f.raw, fi->path, fi->path_len);
+		ck.f.raw_len = fi->path_len;
 		ck.f.kind = fi->kind;
 		ck.f.hash_ok = 1;
 		bs_sha256_free(ck.sha);

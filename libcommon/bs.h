@@ -255,6 +255,8 @@ const struct bs_tensor_info *bs_reader_tensor(const struct bs_reader *r);
 /* The safetensors header of the current file record (when inside a
  * safetensors FILE..FEND), or NULL. */
 const struct bs_st *bs_reader_st(const struct bs_reader *r);
+/* The current file record (inside FILE..FEND), or NULL. */
+const struct bs_file_info *bs_reader_file(const struct bs_reader *r);
 void bs_reader_close(struct bs_reader *r);	/* closes the fd unless stdin */
 /* From now on leave the payload checksum of CHUNK frames unchecked (the
  * frame's 'unchecked' set): the caller checks it with bs_frame_check(),
@@ -872,6 +874,12 @@ const struct bs_model_entry *bs_model_entry_at(const struct bs_model *m, size_t 
  * in two files, the one in the first file by path. */
 const struct bs_model_entry *bs_model_find(const struct bs_model *m,
     const char *name, size_t len, int blob);
+/* The same, preferring the entry in the base's file of that path (a model
+ * of several parts, text_encoder/ and text_encoder_2/, repeats names):
+ * how bs-delta pairs a tensor with its base, and bs-patch and bs-verify
+ * find it again. */
+const struct bs_model_entry *bs_model_find_in(const struct bs_model *m,
+    const char *path, size_t path_len, const char *name, size_t len, int blob);
 /* Read n bytes at off of entry t into buf.  Returns 0 or an error in e
  * (I/O, a damaged chunk of a stream). */
 int bs_model_read(struct bs_model *m, const struct bs_model_entry *t,

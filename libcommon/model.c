@@ -469,6 +469,17 @@ cmp_ment(const void *a, const void *b)
 	return (x->name_len > y->name_len) - (x->name_len < y->name_len);
 }
 
+/* The sort: by (blob, name), a name's entries in catalogue order (the
+ * first file by path first). */
+static int
+cmp_ment_order(const void *a, const void *b)
+{
+	const struct ment *x = *(struct ment *const *)a, *y = *(struct ment *const *)b;
+	int c = cmp_ment(a, b);
+
+	return c ? c : (x > y) - (x < y);
+}
+
 int
 bs_spool_fd(int in, const char *path, struct bs_err *e)
 {
@@ -580,7 +591,7 @@ bs_model_open(const char *path, struct bs_model **mp, struct bs_err *e)
 	}
 	for (size_t i = 0; i < m->n; i++)
 		m->sorted[i] = &m->e[i];
-	qsort(m->sorted, m->n, sizeof *m->sorted, cmp_ment);
+	qsort(m->sorted, m->n, sizeof *m->sorted, cmp_ment_order);
 	*mp = m;
 	return 0;
 fail:
@@ -634,10 +645,29 @@ bs_model_close(struct bs_model *m)
 	free(m);
 }
 
-const struct bs_model_entry *
-bs_model_find(const struct bs_model *m, const char *name, size_t len, int blob)
+/* The file entry t belongs to (entries are in catalogue order, each
+ * file's a run of them). */
+static const struct mfile *
+file_of(const struct bs_model *m, const struct ment *t)
 {
-	struct ment key, *kp = &key, **hit;
+	size_t i = (size_t)(t - m->e), lo = 0, hi = m->nf;
+
+	while (hi - lo > 1) {
+		size_t mid = (lo + hi) / 2;
+		if (m->f[mid].pub.first <= i)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return lo < m->nf && m->f[lo].pub.first <= i &&
+	    i < m->f[lo].pub.first + m->f[lo].pub.count ? &m->f[lo] : NULL;
+}
+
+const struct bs_model_entry *
+bs_model_find_in(const struct bs_model *m, const char *path, size_t path_len,
+    const char *name, size_t len, int blob)
+{
+	struct ment key, *kp = &key, **hit, **end = m->sorted + m->n;
 
 	memset(&key, 0, sizeof key);
 	key.pub.name = name;
@@ -646,10 +676,22 @@ bs_model_find(const struct bs_model *m, const char *name, size_t len, int blob)
 	hit = bsearch(&kp, m->sorted, m->n, sizeof *m->sorted, cmp_ment);
 	if (!hit)
 		return NULL;
-	/* duplicates (a name in two shards): the first in path order */
+	/* duplicates (a name in two files): the one in the file of that
+	 * path, else the first by path */
 	while (hit > m->sorted && cmp_ment(hit - 1, &kp) == 0)
 		hit--;
+	for (struct ment **h = hit; path && h < end && cmp_ment(h, &kp) == 0; h++) {
+		const struct mfile *f = file_of(m, *h);
+		if (f && f->pub.path_len == path_len && memcmp(f->pub.path, path, path_len) == 0)
+			return &(*h)->pub;
+	}
 	return &(*hit)->pub;
+}
+
+const struct bs_model_entry *
+bs_model_find(const struct bs_model *m, const char *name, size_t len, int blob)
+{
+	return bs_model_find_in(m, NULL, 0, name, len, blob);
 }
 
 /* ----------------------------------------------------------------- read */

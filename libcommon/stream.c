@@ -222,6 +222,12 @@ bs_reader_tensor(const struct bs_reader *r)
 	return r->state == S_TENSOR ? &r->tensor_frame->u.tensor : NULL;
 }
 
+const struct bs_file_info *
+bs_reader_file(const struct bs_reader *r)
+{
+	return r->file_frame ? &r->file_frame->u.file : NULL;
+}
+
 const struct bs_st *
 bs_reader_st(const struct bs_reader *r)
 {

@@ -223,6 +223,18 @@ bs-split -c 4096 "$G/all" | bs-delta --base "$G/base" | bs-encode | bs-patch --b
     cmp -s - <(bs-split -c 4096 "$G/all")
 ok $? "every value changed, 4 KiB chunks: round trip"
 
+# a model of several parts repeating tensor names (text_encoder/ and
+# text_encoder_2/): each tensor is paired with the one in the base's file of
+# the same path, not the first of that name
+mkdir -p "$G/pb/te" "$G/pb/te2" "$G/pf/te" "$G/pf/te2"
+mkst --seed 7 "$G/pb/te/model.safetensors" "emb:BF16:64,64"
+mkst --seed 8 "$G/pb/te2/model.safetensors" "emb:BF16:64,64"
+mkst --seed 9 "$G/pf/te/model.safetensors" "emb:BF16:64,64"
+cp "$G/pb/te2/model.safetensors" "$G/pf/te2/"
+rt "$G/pf" "$G/pb" "parts repeating tensor names"
+is "$(kinds)" "1 1 0" "parts repeating names: te2/emb, identical to the base's te2/emb, a reference"
+bs-verify -q --base "$G/pb" "$T/d$n.patch"; ok $? "... and bs-verify --base finds the same base tensors"
+
 # ------------------------------------------------------------- --auto
 bs-split "$S/stories260k-ft" | bs-delta --auto "$G/base" "$FB/faceres.bf16.safetensors" "$T/base.bs" "$S/stories260k-ft/$f1" \
     > "$T/auto.delta" 2> "$T/auto.err"
