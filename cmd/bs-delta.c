@@ -639,7 +639,7 @@ main(int argc, char *argv[])
 		bs_die(2, "out of memory");
 	nthr = threads ? (int)threads : bs_ncpu();
 	c.h = bs_xxh128_new();
-	c.pool = bs_pool_new(nthr, nthr > 1 ? BS_POOL_BUDGET * nthr : 1, run_delta);
+	c.pool = bs_pool_new(nthr, bs_pool_budget(nthr), run_delta);
 	if (!c.h || !c.pool)
 		bs_die(2, "out of memory");
 	while ((rc = bs_reader_next(c.r, &f)) == 0) {

@@ -412,7 +412,7 @@ main(int argc, char *argv[])
 	nthr = threads ? (int)threads : bs_ncpu();
 	c.h = bs_xxh128_new();
 	c.sha = bs_sha256_new();
-	c.pool = bs_pool_new(nthr, nthr > 1 ? BS_POOL_BUDGET * nthr : 1, run_chunk);
+	c.pool = bs_pool_new(nthr, bs_pool_budget(nthr), run_chunk);
 	if (!c.h || !c.sha || !c.pool)
 		bs_die(2, "out of memory");
 	while ((rc = bs_reader_next(c.r, &f)) == 0) {

@@ -1050,7 +1050,7 @@ main(int argc, char *argv[])
 	if (!(r = bs_reader_open_fd(fd, in)))
 		bs_die(2, "out of memory");
 	nthreads = fast ? 1 : threads ? (int)threads : bs_ncpu();
-	pool = bs_pool_new(nthreads, nthreads > 1 ? BS_POOL_BUDGET * nthreads : 1, run_job);
+	pool = bs_pool_new(nthreads, bs_pool_budget(nthreads), run_job);
 	ck.xh = bs_xxh128_new();
 	if (!pool || !ck.xh)
 		bs_die(2, "out of memory");

@@ -469,13 +469,15 @@ void bs_scan_free(struct bs_scan *s);
  */
 struct bs_pool;
 typedef void (*bs_pool_fn)(void *job);
-/* The budget the programs give, per thread: about eight chunks of 1 MiB
- * with their output, enough that the reading and writing thread rarely
- * waits for one slow chunk; and the jobs in flight per thread at most, many
- * more, so that small tensors queue up behind a large one and keep the
- * workers busy. */
-#define BS_POOL_BUDGET (12ull << 20)
+/* The jobs in flight per thread at most: many, so that small tensors
+ * queue up behind a large one and keep the workers busy. */
 #define BS_POOL_JOBS 128
+/* The budget the programs give for n threads: 12 MiB a thread (about
+ * eight chunks of 1 MiB with their output, enough that the reading and
+ * writing thread rarely waits for one slow chunk), but 48 MiB in all, or
+ * 3 MiB a thread beyond 16 (memory stays bounded with -T); 1 with one
+ * thread (each job taken back as soon as it is done). */
+uint64_t bs_pool_budget(int threads);
 struct bs_pool *bs_pool_new(int threads, uint64_t budget, bs_pool_fn fn);
 /* Submit a job holding weight bytes; run says whether fn applies (0: pass
  * through in order).  Never blocks; call bs_pool_full() first. */

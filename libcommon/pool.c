@@ -129,6 +129,19 @@ bs_pool_new(int threads, uint64_t budget, bs_pool_fn fn)
 	return p;
 }
 
+uint64_t
+bs_pool_budget(int threads)
+{
+	uint64_t n = threads > 1 ? (uint64_t)threads : 1, per = 12ull << 20,
+	    cap = 48ull << 20;
+
+	if (n == 1)
+		return 1;
+	if (cap < n * (3ull << 20))
+		cap = n * (3ull << 20);
+	return n * per < cap ? n * per : cap;
+}
+
 int
 bs_pool_full(const struct bs_pool *p)
 {

@@ -220,7 +220,7 @@ bs_transcode(struct bs_reader *r, struct bs_writer *w, int threads,
 	if (threads < 1)
 		threads = 1;
 	bs_reader_defer_chunk_checks(r);
-	pool = bs_pool_new(threads, threads > 1 ? BS_POOL_BUDGET * threads : 1, run_job);
+	pool = bs_pool_new(threads, bs_pool_budget(threads), run_job);
 	if (!pool)
 		return bs_err_set(e, BS_ENOMEM, "out of memory");
 	struct bs_tensor_hash *cur = NULL;	/* the open tensor's */

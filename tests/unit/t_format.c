@@ -243,6 +243,9 @@ test_pool(void)
 		    threads, (unsigned long long)worst, (unsigned long long)budget, most);
 		bs_pool_free(p);
 	}
+	ok(bs_pool_budget(1) == 1 && bs_pool_budget(2) == 24ull << 20 &&
+	    bs_pool_budget(8) == 48ull << 20 && bs_pool_budget(32) == 96ull << 20,
+	    "pool budgets: 12 MiB a thread, 48 MiB in all, 3 MiB a thread beyond 16");
 }
 
 int
