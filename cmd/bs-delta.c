@@ -109,7 +109,7 @@ pick_base(int fd, char **cand, int ncand)
 	for (int i = 0; i < ncand; i++) {
 		double cost;
 		if (bs_model_open(cand[i], &m, &e) < 0) {
-			bs_warn("%s", e.msg);
+			bs_warn("--auto: passing over a candidate: %s", e.msg);
 			continue;
 		}
 		cost = estimate(ft, m, &matched);

@@ -489,18 +489,19 @@ bs_spool_fd(int in, const char *path, struct bs_err *e)
 	ssize_t got;
 	int fd;
 
-	if (asprintf(&name, "%s/bs-base.XXXXXX", tmp && *tmp ? tmp : "/tmp") < 0)
+	const char *dir = tmp && *tmp ? tmp : "/tmp";
+	if (asprintf(&name, "%s/bs-base.XXXXXX", dir) < 0)
 		return bs_err_set(e, BS_ENOMEM, "out of memory"), -1;
 	fd = mkstemp(name);
 	if (fd >= 0)
 		unlink(name);
 	free(name);
-	if (fd < 0 || !(buf = malloc(1u << 20))) {
-		if (fd >= 0)
-			errno = ENOMEM;
-		if (fd >= 0)
-			close(fd);
-		return bs_err_set(e, BS_EIO, "%s: cannot make a temporary copy: %s", path, strerror(errno)), -1;
+	if (fd < 0)	/* the temporary folder's fault, not the input's */
+		return bs_err_set(e, BS_EIO, "%s: cannot make a temporary copy in %s%s: %s", path, dir,
+		    tmp && *tmp ? " ($TMPDIR)" : "", strerror(errno)), -1;
+	if (!(buf = malloc(1u << 20))) {
+		close(fd);
+		return bs_err_set(e, BS_ENOMEM, "out of memory"), -1;
 	}
 	while ((got = bs_read_full(in, buf, 1u << 20)) > 0)
 		if (bs_write_all(fd, buf, (size_t)got) < 0) {
@@ -509,7 +510,7 @@ bs_spool_fd(int in, const char *path, struct bs_err *e)
 		}
 	free(buf);
 	if (got < 0) {
-		bs_err_set(e, BS_EIO, "%s: cannot make a temporary copy: %s", path, strerror(errno));
+		bs_err_set(e, BS_EIO, "%s: cannot make a temporary copy in %s: %s", path, dir, strerror(errno));
 		close(fd);
 		return -1;
 	}
