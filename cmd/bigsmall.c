@@ -907,7 +907,7 @@ do_diff(int argc, char **argv)
 		const struct bs_model_entry *t = bs_model_entry_at(ma, i), *u;
 		struct bs_hash128 ha, hb;
 
-		u = bs_model_find(mb, t->name, t->name_len, t->blob);
+		u = bs_model_find_entry(mb, ma, t);	/* same name, same file first */
 		if (!u) {
 			print_name('-', t, "only in A");
 			removed++;

@@ -69,7 +69,7 @@ estimate(struct bs_model *ft, struct bs_model *base, double *matched)
 	for (size_t i = 0; i < bs_model_count(ft); i++) {
 		const struct bs_model_entry *t = bs_model_entry_at(ft, i), *m;
 		struct bs_hash128 h1, h2;
-		m = bs_model_find(base, t->name, t->name_len, t->blob);
+		m = bs_model_find_entry(base, ft, t);
 		if (!m || m->dtype != t->dtype || m->rank != t->rank || m->size != t->size ||
 		    memcmp(m->shape, t->shape, t->rank * sizeof t->shape[0]) != 0) {
 			cost += (double)t->size;

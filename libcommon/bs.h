@@ -902,6 +902,13 @@ struct bs_model_file {
 	uint64_t size;
 	size_t first, count;
 };
+/* The file entry t of m is in (NULL for none). */
+const struct bs_model_file *bs_model_entry_file(const struct bs_model *m,
+    const struct bs_model_entry *t);
+/* The entry of m that pairs with entry t of model `of`: its name, in m's
+ * file of the path of t's file when there are several (bs_model_find_in). */
+const struct bs_model_entry *bs_model_find_entry(const struct bs_model *m,
+    const struct bs_model *of, const struct bs_model_entry *t);
 /* The base's file of that path, or NULL. */
 const struct bs_model_file *bs_model_file_find(const struct bs_model *m,
     const char *path, size_t len);

@@ -689,6 +689,24 @@ bs_model_find_in(const struct bs_model *m, const char *path, size_t path_len,
 	return &(*hit)->pub;
 }
 
+const struct bs_model_file *
+bs_model_entry_file(const struct bs_model *m, const struct bs_model_entry *t)
+{
+	const struct mfile *f = file_of(m, (const struct ment *)t);
+
+	return f ? &f->pub : NULL;
+}
+
+const struct bs_model_entry *
+bs_model_find_entry(const struct bs_model *m, const struct bs_model *of,
+    const struct bs_model_entry *t)
+{
+	const struct bs_model_file *f = bs_model_entry_file(of, t);
+
+	return bs_model_find_in(m, f ? f->path : NULL, f ? f->path_len : 0,
+	    t->name, t->name_len, t->blob);
+}
+
 const struct bs_model_entry *
 bs_model_find(const struct bs_model *m, const char *name, size_t len, int blob)
 {

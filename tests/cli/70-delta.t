@@ -234,6 +234,8 @@ cp "$G/pb/te2/model.safetensors" "$G/pf/te2/"
 rt "$G/pf" "$G/pb" "parts repeating tensor names"
 is "$(kinds)" "1 1 0" "parts repeating names: te2/emb, identical to the base's te2/emb, a reference"
 bs-verify -q --base "$G/pb" "$T/d$n.patch"; ok $? "... and bs-verify --base finds the same base tensors"
+bigsmall diff "$G/pb" "$G/pf" | grep -q "^1 identical, 1 changed"
+ok $? "... and bigsmall diff pairs them the same way (te2/emb identical, te/emb changed)"
 
 # ------------------------------------------------------------- --auto
 bs-split "$S/stories260k-ft" | bs-delta --auto "$G/base" "$FB/faceres.bf16.safetensors" "$T/base.bs" "$S/stories260k-ft/$f1" \
