@@ -3,13 +3,16 @@
  * and coded sizes and the ratio, without decoding.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bs.h"
 
 static int tensors, files, scan;
+static int name_w = 40;		/* -t: the tensor column's width */
 
 static const struct bs_opt opts[] = {
 	{ 't', "tensors", BS_OPT_FLAG, &tensors, NULL, "one line per tensor: name, dtype, shape, sizes, ratio, codecs", NULL },
@@ -49,7 +52,7 @@ print_tensor(const struct bs_frame *tf, uint64_t raw, uint64_t coded, unsigned c
 		n += (size_t)snprintf(shape + n, sizeof shape - n, "%s%llu", i ? "," : "",
 		    (unsigned long long)t->shape[i]);
 	snprintf(shape + n, sizeof shape - n, "]");
-	printf("%-40.*s %-8s %-16s %12llu %12llu %7.4f ", (int)t->name_len, t->name,
+	printf("%-*.*s %-8s %-16s %12llu %12llu %7.4f ", name_w, (int)t->name_len, t->name,
 	    bs_dtype_name(t->dtype), t->dtype == BS_DT_BYTES ? "-" : shape,
 	    (unsigned long long)raw, (unsigned long long)coded, ratio(coded, raw));
 	if (t->kind == BS_T_REF)
@@ -66,6 +69,27 @@ print_tensor(const struct bs_frame *tf, uint64_t raw, uint64_t coded, unsigned c
 	else if (scan && raw)
 		printf(" bounds %.4f %.4f", order0 / 8 / raw, joint / 8 / raw);
 	printf("\n");
+}
+
+/* -t: a column as wide as the longest tensor name (up to 96) where the
+ * stream is a file with an index to tell; 40 otherwise. */
+static void
+set_name_width(const char *path)
+{
+	struct bs_index ix = { 0 };
+	struct bs_err e;
+	uint64_t start;
+	int fd = strcmp(path, "<stdin>") ? open(path, O_RDONLY) : -1;
+
+	name_w = 40;
+	if (fd < 0)
+		return;
+	if (bs_index_read_fd(fd, &ix, &start, &e) == 0)
+		for (size_t i = 0; i < ix.n; i++)
+			if (ix.e[i].type == BS_F_TENSOR && (int)ix.e[i].name_len > name_w)
+				name_w = ix.e[i].name_len > 96 ? 96 : (int)ix.e[i].name_len;
+	bs_index_free(&ix);
+	close(fd);
 }
 
 static int
@@ -85,9 +109,11 @@ info(const char *path, struct sum *s)
 		return 2;
 	}
 	path = bs_reader_name(r);
-	if (tensors)
-		printf("%-40s %-8s %-16s %12s %12s %7s %s\n", "tensor", "dtype", "shape",
+	if (tensors) {
+		set_name_width(path);
+		printf("%-*s %-8s %-16s %12s %12s %7s %s\n", name_w, "tensor", "dtype", "shape",
 		    "raw", "coded", "ratio", "codecs");
+	}
 	else if (files)
 		printf("%-50s %-12s %12s %12s %7s\n", "file", "kind", "size", "coded", "ratio");
 	while ((rc = bs_reader_next(r, &f)) == 0) {
