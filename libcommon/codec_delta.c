@@ -215,6 +215,127 @@ sym16(__m512i v, unsigned z, unsigned k, __m512i *low, __m512i *r)
 	    _mm512_and_si512(_mm512_srlv_epi32(v, rr), tm));
 }
 
+/*
+ * unpack_avx512 with AVX2, 8 values a step: the symbol's fields by a gather
+ * from tab, the prefix sum across the two halves, each value's bits by a
+ * gather of 32-bit words.  Runs while 24 bytes remain past *bp.
+ */
+__attribute__((target("avx2"))) static size_t
+unpack_avx2(const uint16_t *sym, size_t n, const uint32_t tab[256],
+    const uint8_t *lo, size_t A, size_t *bp, unsigned z, uint8_t *out)
+{
+	const __m256i one = _mm256_set1_epi32(1), v16 = _mm256_set1_epi32(16),
+	    low16 = _mm256_set1_epi32(0xffff), seven = _mm256_set1_epi32(7);
+	size_t i = 0, b = *bp;
+
+	for (; i + 8 <= n && (b >> 3) + 24 <= A; i += 8) {
+		__m256i q = _mm256_cvtepu16_epi32(_mm_loadu_si128(
+		    (const __m128i *)(sym + i)));
+		__m256i t = _mm256_i32gather_epi32((const int *)tab, q, 4);
+		__m256i r = _mm256_srli_epi32(t, 16);
+		if (!_mm256_testz_si256(_mm256_cmpgt_epi32(r, v16), _mm256_cmpgt_epi32(r, v16)))
+			break;
+		/* inclusive sums in each half, then the low half's total
+		 * added to the high half */
+		__m256i s = _mm256_add_epi32(r, _mm256_slli_si256(r, 4));
+		s = _mm256_add_epi32(s, _mm256_slli_si256(s, 8));
+		s = _mm256_add_epi32(s, _mm256_permute2x128_si256(
+		    _mm256_shuffle_epi32(s, 0xff), _mm256_shuffle_epi32(s, 0xff), 0x08));
+		uint32_t total = (uint32_t)_mm256_extract_epi32(s, 7);
+		__m256i off = _mm256_add_epi32(_mm256_sub_epi32(s, r),
+		    _mm256_set1_epi32((int)(b & 7)));
+		__m256i g = _mm256_i32gather_epi32((const int *)(lo + (b >> 3)),
+		    _mm256_srli_epi32(off, 3), 1);
+		__m256i w = _mm256_srlv_epi32(g, _mm256_and_si256(off, seven));
+		w = _mm256_and_si256(w, _mm256_sub_epi32(_mm256_sllv_epi32(one, r), one));
+		w = _mm256_or_si256(w, _mm256_and_si256(t, low16));
+		if (z)
+			w = _mm256_xor_si256(_mm256_srli_epi32(w, 1),
+			    _mm256_sub_epi32(_mm256_setzero_si256(),
+			    _mm256_and_si256(w, one)));
+		w = _mm256_and_si256(w, low16);
+		w = _mm256_permute4x64_epi64(_mm256_packus_epi32(w, w), 0x08);
+		_mm_storeu_si128((__m128i *)(out + 2 * i), _mm256_castsi256_si128(w));
+		b += total;
+	}
+	*bp = b;
+	return i;
+}
+
+/* sym16 for 8 values with AVX2: the bit length from the float exponent of
+ * the value (exact below 2^24; 0 gives 0). */
+__attribute__((target("avx2"))) static inline __m256i
+sym8(__m256i v, unsigned z, unsigned k, __m256i *low, __m256i *r)
+{
+	const __m256i zero = _mm256_setzero_si256(), one = _mm256_set1_epi32(1);
+
+	if (z)
+		v = _mm256_and_si256(_mm256_xor_si256(_mm256_slli_epi32(v, 1),
+		    _mm256_sub_epi32(zero, _mm256_srli_epi32(v, 15))),
+		    _mm256_set1_epi32(0xffff));
+	__m256i L = _mm256_max_epi32(_mm256_sub_epi32(_mm256_srli_epi32(
+	    _mm256_castps_si256(_mm256_cvtepi32_ps(v)), 23), _mm256_set1_epi32(126)), zero);
+	__m256i rr = _mm256_max_epi32(_mm256_sub_epi32(L,
+	    _mm256_set1_epi32((int)k + 1)), zero);
+	__m256i kk = _mm256_min_epi32(_mm256_set1_epi32((int)k),
+	    _mm256_max_epi32(_mm256_sub_epi32(L, one), zero));
+	__m256i tm = _mm256_sub_epi32(_mm256_sllv_epi32(one, kk), one);
+	*r = rr;
+	*low = _mm256_and_si256(v, _mm256_sub_epi32(_mm256_sllv_epi32(one, rr), one));
+	return _mm256_or_si256(_mm256_sllv_epi32(L, _mm256_set1_epi32((int)k)),
+	    _mm256_and_si256(_mm256_srlv_epi32(v, rr), tm));
+}
+
+/* hist_avx512 with AVX2, 8 values a step. */
+__attribute__((target("avx2"))) static void
+hist_avx2(const uint8_t *raw, size_t n, unsigned z, uint32_t part[4][17 << 2])
+{
+	uint32_t buf[256];
+
+	for (size_t i = 0; i < n; ) {
+		size_t m = n - i < 256 ? n - i : 256;
+		for (size_t j = 0; j < m; j += 8) {
+			__m256i low, r, v = _mm256_cvtepu16_epi32(_mm_loadu_si128(
+			    (const __m128i *)(raw + 2 * (i + j))));
+			_mm256_storeu_si256((__m256i *)(buf + j), sym8(v, z, 2, &low, &r));
+		}
+		for (size_t j = 0; j < m; j += 4) {
+			part[0][buf[j]]++;
+			part[1][buf[j + 1]]++;
+			part[2][buf[j + 2]]++;
+			part[3][buf[j + 3]]++;
+		}
+		i += m;
+	}
+}
+
+/* pack_avx512 with AVX2, 8 values a step (n done: a multiple of 8). */
+__attribute__((target("avx2"))) static size_t
+pack_avx2(const uint8_t *raw, size_t n, unsigned z, unsigned k,
+    uint16_t *sym, uint8_t **lp, uint64_t *acc, unsigned *used)
+{
+	const __m256i m32 = _mm256_set1_epi64x(0xffffffff);
+	uint64_t pb[4], pl[4];
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		__m256i low, r, v = _mm256_cvtepu16_epi32(_mm_loadu_si128(
+		    (const __m128i *)(raw + 2 * i)));
+		__m256i s = sym8(v, z, k, &low, &r);
+		/* 32 to 16 bits in each half, then the halves together */
+		s = _mm256_permute4x64_epi64(_mm256_packus_epi32(s, s), 0x08);
+		_mm_storeu_si128((__m128i *)(sym + i), _mm256_castsi256_si128(s));
+		__m256i re = _mm256_and_si256(r, m32);
+		_mm256_storeu_si256((__m256i *)pb, _mm256_or_si256(_mm256_and_si256(low,
+		    m32), _mm256_sllv_epi64(_mm256_srli_epi64(low, 32), re)));
+		_mm256_storeu_si256((__m256i *)pl, _mm256_add_epi64(re,
+		    _mm256_srli_epi64(r, 32)));
+		for (int j = 0; j < 4; j++)
+			put_bits(lp, acc, used, pb[j], (unsigned)pl[j]);
+	}
+	return i;
+}
+
 /* delta_histogram's counting for z (0 or 1) over n values, n a multiple of
  * 16, into part (four interleaved tables). */
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512cd"))) static void
@@ -302,6 +423,8 @@ delta_histogram(const uint8_t *raw, size_t n, uint32_t h[2][3][17 << 2],
 #ifdef BS_X86_SIMD
 		if (bs_simd_level() >= 2)
 			hist_avx512(raw, i = n & ~(size_t)15, (unsigned)z, part);
+		else if (bs_simd_level() >= 1)
+			hist_avx2(raw, i = n & ~(size_t)7, (unsigned)z, part);
 #endif
 #define ONE(q, v) part[q][sym2_of(z ? zz16(v) : (v))]++
 		for (; i + 4 <= n; i += 4) {
@@ -408,6 +531,9 @@ delta_encode(int dtype, const uint8_t *raw, size_t raw_len, uint8_t *out,
 	if (bs_simd_level() >= 2)
 		i = pack_avx512(raw, n, (unsigned)bz, (unsigned)bk, sym, &lp,
 		    &acc, &used);
+	else if (bs_simd_level() >= 1)
+		i = pack_avx2(raw, n, (unsigned)bz, (unsigned)bk, sym, &lp,
+		    &acc, &used);
 #endif
 #define ONE(v, w, r, q) do {						\
 	(w) = bz ? zz16(v) : (v);					\
@@ -505,6 +631,8 @@ delta_decode(int dtype, const uint8_t *in, size_t in_len, uint8_t *out,
 #ifdef BS_X86_SIMD
 	if (bs_simd_level() >= 2)
 		i = unpack_avx512(sym, n, tab, lo, A, &bp, z, out);
+	else if (bs_simd_level() >= 1)
+		i = unpack_avx2(sym, n, tab, lo, A, &bp, z, out);
 #endif
 	for (; i < n && (bp >> 3) + 8 <= A; i++) {
 		unsigned q = sym[i], r = tab[q] >> 16;
