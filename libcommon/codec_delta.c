@@ -9,7 +9,9 @@
  * under its leading 1 (k = min(K, L - 1)) and the L - 1 - k bits below
  * them.  The symbol (L << K) | top is coded by the rANS coder of entropy.c,
  * the low bits are stored packed.  K (0..2) and zig-zag are chosen per
- * chunk from the histograms.
+ * chunk from the histograms.  AVX2 and AVX-512 loops (bs_simd_level) make
+ * the symbols, the histograms and the packed bits, and unpack them, with
+ * the same bytes as the portable loops.
  *
  * Payload (n = raw_len / 2 values, little endian):
  *   1 byte   mode: bits 0-1 K, bit 2 zig-zag; other bits 0
