@@ -646,6 +646,16 @@ bs_model_close(struct bs_model *m)
 	free(m);
 }
 
+/* Paths in byte order, a prefix first. */
+static int
+path_cmp(const struct mfile *a, const struct mfile *b)
+{
+	size_t n = a->pub.path_len < b->pub.path_len ? a->pub.path_len : b->pub.path_len;
+	int c = memcmp(a->pub.path, b->pub.path, n);
+
+	return c ? c : (a->pub.path_len > b->pub.path_len) - (a->pub.path_len < b->pub.path_len);
+}
+
 /* The file entry t belongs to (entries are in catalogue order, each
  * file's a run of them). */
 static const struct mfile *
@@ -678,15 +688,23 @@ bs_model_find_in(const struct bs_model *m, const char *path, size_t path_len,
 	if (!hit)
 		return NULL;
 	/* duplicates (a name in two files): the one in the file of that
-	 * path, else the first by path */
+	 * path, else the one in the first file by path (byte order, as a
+	 * folder lists them; a stream may hold its files in any order) */
 	while (hit > m->sorted && cmp_ment(hit - 1, &kp) == 0)
 		hit--;
-	for (struct ment **h = hit; path && h < end && cmp_ment(h, &kp) == 0; h++) {
+	const struct ment *first = *hit;
+	const struct mfile *ff = file_of(m, first);
+	for (struct ment **h = hit; h < end && cmp_ment(h, &kp) == 0; h++) {
 		const struct mfile *f = file_of(m, *h);
-		if (f && f->pub.path_len == path_len && memcmp(f->pub.path, path, path_len) == 0)
+		if (path && f && f->pub.path_len == path_len &&
+		    memcmp(f->pub.path, path, path_len) == 0)
 			return &(*h)->pub;
+		if (f && ff && path_cmp(f, ff) < 0) {
+			first = *h;
+			ff = f;
+		}
 	}
-	return &(*hit)->pub;
+	return &first->pub;
 }
 
 const struct bs_model_file *

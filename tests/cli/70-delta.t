@@ -234,6 +234,18 @@ cp "$G/pb/te2/model.safetensors" "$G/pf/te2/"
 rt "$G/pf" "$G/pb" "parts repeating tensor names"
 is "$(kinds)" "1 1 0" "parts repeating names: te2/emb, identical to the base's te2/emb, a reference"
 bs-verify -q --base "$G/pb" "$T/d$n.patch"; ok $? "... and bs-verify --base finds the same base tensors"
+# with no file of the same path, the first by path, whatever order a
+# stream holds the base's files in: a patch made against the folder
+# applies with the .bs of the same model made from an archive listing b/
+# before a/
+mkdir -p "$G/ob/a" "$G/ob/b" "$G/of/z"
+mkst --seed 1 "$G/ob/a/m.safetensors" "emb:BF16:16"
+mkst --seed 2 "$G/ob/b/m.safetensors" "emb:BF16:16"
+cp "$G/ob/b/m.safetensors" "$G/of/z/"
+(cd "$G/ob" && tar cf "$T/ob.tar" b/m.safetensors a/m.safetensors)
+bs-split -q "$T/ob.tar" > "$T/ob.bs"
+bs-split -q "$G/of" | bs-delta --base "$G/ob" | bs-patch --base "$T/ob.bs" | cmp -s - <(bs-split -q "$G/of")
+ok $? "no file of the same path: the first by path, for a folder and for a stream listing its files otherwise"
 bigsmall diff "$G/pb" "$G/pf" | grep -q "^1 identical, 1 changed"
 ok $? "... and bigsmall diff pairs them the same way (te2/emb identical, te/emb changed)"
 
