@@ -903,45 +903,50 @@ do_diff(int argc, char **argv)
 		bs_die(bs_err_status(e.code), "%s", e.msg);
 	if (bs_model_open(b, &mb, &e) < 0)
 		bs_die(bs_err_status(e.code), "%s", e.msg);
-	for (size_t i = 0; i < bs_model_count(ma); i++) {
-		const struct bs_model_entry *t = bs_model_entry_at(ma, i), *u;
+	/* B's entries pair with A's as bs-delta pairs a fine-tune (B) with its
+	 * base (A): the name, in the file of the same path first; A's entries
+	 * that no entry of B pairs with are only in A */
+	uint8_t *paired = calloc(bs_model_count(ma) + 1, 1);
+	if (!paired)
+		bs_die(2, "out of memory");
+	for (size_t i = 0; i < bs_model_count(mb); i++) {
+		const struct bs_model_entry *u = bs_model_entry_at(mb, i), *t;
 		struct bs_hash128 ha, hb;
 
-		u = bs_model_find_entry(mb, ma, t);	/* same name, same file first */
-		if (!u) {
-			print_name('-', t, "only in A");
-			removed++;
+		if (!(t = bs_model_find_entry(ma, mb, u))) {
+			print_name('+', u, "only in B");
+			added++;
 			continue;
 		}
+		paired[bs_model_entry_index(ma, t)] = 1;
 		if (u->dtype != t->dtype || u->rank != t->rank ||
 		    memcmp(u->shape, t->shape, t->rank * sizeof *t->shape)) {
-			print_name('~', t, "dtype or shape");
+			print_name('~', u, "dtype or shape");
 			changed++;
 			continue;
 		}
 		if (u->size != t->size) {
-			print_name('~', t, "size");
+			print_name('~', u, "size");
 			changed++;
 			continue;
 		}
 		if (bs_model_hash(ma, t, &ha, &e) < 0 || bs_model_hash(mb, u, &hb, &e) < 0)
 			bs_die(bs_err_status(e.code), "%s", e.msg);
 		if (ha.lo != hb.lo || ha.hi != hb.hi) {
-			print_name('~', t, "values");
+			print_name('~', u, "values");
 			changed++;
 		} else {
 			if (bs_verbose > 0)
-				print_name('=', t, NULL);
+				print_name('=', u, NULL);
 			same++;
 		}
 	}
-	for (size_t i = 0; i < bs_model_count(mb); i++) {
-		const struct bs_model_entry *u = bs_model_entry_at(mb, i);
-		if (!bs_model_find(ma, u->name, u->name_len, u->blob)) {
-			print_name('+', u, "only in B");
-			added++;
+	for (size_t i = 0; i < bs_model_count(ma); i++)
+		if (!paired[i]) {
+			print_name('-', bs_model_entry_at(ma, i), "only in A");
+			removed++;
 		}
-	}
+	free(paired);
 	printf("%zu identical, %zu changed, %zu only in %s, %zu only in %s\n",
 	    same, changed, removed, a, added, b);
 	bs_model_close(ma);

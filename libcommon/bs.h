@@ -902,6 +902,8 @@ struct bs_model_file {
 	uint64_t size;
 	size_t first, count;
 };
+/* The index of entry t of m (as bs_model_entry_at counts). */
+size_t bs_model_entry_index(const struct bs_model *m, const struct bs_model_entry *t);
 /* The file entry t of m is in (NULL for none). */
 const struct bs_model_file *bs_model_entry_file(const struct bs_model *m,
     const struct bs_model_entry *t);

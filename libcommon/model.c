@@ -707,6 +707,12 @@ bs_model_find_in(const struct bs_model *m, const char *path, size_t path_len,
 	return &first->pub;
 }
 
+size_t
+bs_model_entry_index(const struct bs_model *m, const struct bs_model_entry *t)
+{
+	return (size_t)((const struct ment *)t - m->e);
+}
+
 const struct bs_model_file *
 bs_model_entry_file(const struct bs_model *m, const struct bs_model_entry *t)
 {
