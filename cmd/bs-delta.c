@@ -95,9 +95,10 @@ estimate(struct bs_model *ft, struct bs_model *base, double *matched)
 	return cost;
 }
 
-/* Pick the best of the candidate bases for the stream on fd (seekable). */
+/* Pick the best of the candidate bases for the stream on fd (seekable);
+ * *keep is the winner, open (a pipe given as a candidate is read once). */
 static const char *
-pick_base(int fd, char **cand, int ncand)
+pick_base(int fd, char **cand, int ncand, struct bs_model **keep)
 {
 	struct bs_model *ft, *m;
 	struct bs_err e;
@@ -118,8 +119,10 @@ pick_base(int fd, char **cand, int ncand)
 		if (matched > 0 && (!best || cost < best_cost)) {
 			best = cand[i];
 			best_cost = cost;
-		}
-		bs_model_close(m);
+			bs_model_close(*keep);
+			*keep = m;
+		} else
+			bs_model_close(m);
 	}
 	bs_model_close(ft);
 	if (!best)
@@ -596,7 +599,7 @@ on_fend(struct ctx *c, struct bs_frame *f)
 int
 main(int argc, char *argv[])
 {
-	struct ctx c;
+	struct ctx c = { 0 };
 	struct bs_err e = { 0, "" };
 	struct bs_output *out;
 	struct bs_frame *f;
@@ -616,7 +619,7 @@ main(int argc, char *argv[])
 		infd = STDIN_FILENO;
 		if (lseek(infd, 0, SEEK_CUR) < 0 && (infd = bs_spool_fd(STDIN_FILENO, "<stdin>", &e)) < 0)
 			bs_die(2, "%s", e.msg);
-		base_path = pick_base(infd, argv, argc);
+		base_path = pick_base(infd, argv, argc, &c.base);
 	} else {
 		if (!base_path)
 			bs_die(2, "no base: give --base BASE or --auto BASE...");
@@ -625,8 +628,7 @@ main(int argc, char *argv[])
 		if (argc)
 			in = argv[0];
 	}
-	memset(&c, 0, sizeof c);
-	if (bs_model_open(base_path, &c.base, &e) < 0)
+	if (!c.base && bs_model_open(base_path, &c.base, &e) < 0)
 		bs_die(bs_err_status(e.code), "%s", e.msg);
 	if (infd >= 0)
 		c.r = bs_reader_open_fd(infd, "<stdin>");

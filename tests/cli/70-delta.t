@@ -260,6 +260,9 @@ bs-patch --base "$T/base.bs" < "$T/auto.delta" | cmp -s - "$T/d1.raw"
 ok $? "--auto: the delta patches back"
 bs-split "$G/all" | bs-delta --auto "$G/base" "$G/one" "$G/reshaped" > /dev/null 2> "$T/auto.err"
 grep -q "base $G/base\$" "$T/auto.err"; ok $? "--auto picks the closest of three related models"
+bs-split "$S/stories260k-ft" | bs-delta --auto <(cat "$T/base.bs") 2> /dev/null |
+    bs-patch --base "$T/base.bs" | cmp -s - "$T/d1.raw"
+ok $? "--auto with a pipe as the candidate: read once, and it is the base"
 bs-delta --auto < /dev/null > /dev/null 2>&1; st=$?
 is "$st" 2 "--auto without candidates: usage error"
 
