@@ -52,7 +52,10 @@ print_tensor(const struct bs_frame *tf, uint64_t raw, uint64_t coded, unsigned c
 		n += (size_t)snprintf(shape + n, sizeof shape - n, "%s%llu", i ? "," : "",
 		    (unsigned long long)t->shape[i]);
 	snprintf(shape + n, sizeof shape - n, "]");
-	printf("%-*.*s %-8s %-16s %12llu %12llu %7.4f ", name_w, (int)t->name_len, t->name,
+	char *name = bs_printable(t->name, t->name_len, 200);
+	bs_put_column(name, name_w);
+	free(name);
+	printf(" %-8s %-16s %12llu %12llu %7.4f ",
 	    bs_dtype_name(t->dtype), t->dtype == BS_DT_BYTES ? "-" : shape,
 	    (unsigned long long)raw, (unsigned long long)coded, ratio(coded, raw));
 	if (t->kind == BS_T_REF)
@@ -86,8 +89,15 @@ set_name_width(const char *path)
 		return;
 	if (bs_index_read_fd(fd, &ix, &start, &e) == 0)
 		for (size_t i = 0; i < ix.n; i++)
-			if (ix.e[i].type == BS_F_TENSOR && (int)ix.e[i].name_len > name_w)
-				name_w = ix.e[i].name_len > 96 ? 96 : (int)ix.e[i].name_len;
+			if (ix.e[i].type == BS_F_TENSOR) {
+				char *p = bs_printable(ix.e[i].name, ix.e[i].name_len, 200);
+				int w = 0;
+				for (char *q = p; *q; q++)	/* characters, not bytes */
+					w += ((unsigned char)*q & 0xc0) != 0x80;
+				if (w > name_w)
+					name_w = w > 96 ? 96 : w;
+				free(p);
+			}
 	bs_index_free(&ix);
 	close(fd);
 }
@@ -187,9 +197,12 @@ info(const char *path, struct sum *s)
 				 * with -t the line follows its tensors', marked */
 				int ref = ff->u.file.kind == BS_FILE_REF;
 				uint64_t coded = ref ? 0 : f->u.fend.size - fraw + fcoded;
-				printf("%s%-50.*s %-12s %12llu %12llu %7.4f\n", tensors ? "file " : "",
-				    (int)ff->u.file.path_len,
-				    ff->u.file.path, ff->u.file.kind == BS_FILE_SAFETENSORS ? "safetensors" :
+				char *fp = bs_printable(ff->u.file.path, ff->u.file.path_len, 200);
+				fputs(tensors ? "file " : "", stdout);
+				bs_put_column(fp, 50);
+				free(fp);
+				printf(" %-12s %12llu %12llu %7.4f\n",
+				    ff->u.file.kind == BS_FILE_SAFETENSORS ? "safetensors" :
 				    ref ? "ref" : "blob",
 				    (unsigned long long)f->u.fend.size, (unsigned long long)coded,
 				    ratio(coded, f->u.fend.size));

@@ -63,25 +63,11 @@ report(const char *fmt, ...)
 	fprintf(rep, "%s: %s\n", in, buf);
 }
 
-/* A printable copy of a name (NUL bytes and control characters escaped,
- * long names cut), malloc'd. */
+/* A printable copy of a name, malloc'd. */
 static char *
 printable(const char *p, size_t n)
 {
-	size_t max = n > 200 ? 200 : n;
-	char *s = bs_xmalloc(4 * max + 4), *o = s;
-
-	for (size_t i = 0; i < max; i++) {
-		unsigned char c = (unsigned char)p[i];
-		if (c < 0x20 || c == 0x7f)
-			o += sprintf(o, "\\x%02x", c);
-		else
-			*o++ = (char)c;
-	}
-	if (max < n)
-		o += sprintf(o, "...");
-	*o = 0;
-	return s;
+	return bs_printable(p, n, 200);
 }
 
 /* ------------------------------------------------------ the originals */

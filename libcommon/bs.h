@@ -638,6 +638,11 @@ void bs_info(const char *fmt, ...);		/* only with -v */
 int bs_finish(int status);
 /* Exit 2 unless fd is not a terminal (binary output) or force is set. */
 void bs_refuse_tty(int fd, int force, const char *what);
+/* A printable copy of a name from a stream (control characters and NUL
+ * as \xNN, cut after max bytes with "..."), malloc'd. */
+char *bs_printable(const char *p, size_t n, size_t max);
+/* Print s on stdout padded with spaces to width characters (UTF-8). */
+void bs_put_column(const char *s, int width);
 /* Whether fds a and b are the same regular file (a copy of a file onto
  * itself, as `cat f >> f`, would never end). */
 int bs_same_file(int a, int b);

@@ -388,6 +388,37 @@ bs_finish(int status)
 	return status;
 }
 
+char *
+bs_printable(const char *p, size_t n, size_t max)
+{
+	size_t m = n > max ? max : n;
+	char *s = bs_xmalloc(4 * m + 4), *o = s;
+
+	for (size_t i = 0; i < m; i++) {
+		unsigned char c = (unsigned char)p[i];
+		if (c < 0x20 || c == 0x7f)
+			o += sprintf(o, "\\x%02x", c);
+		else
+			*o++ = (char)c;
+	}
+	if (m < n)
+		o += sprintf(o, "...");
+	*o = 0;
+	return s;
+}
+
+void
+bs_put_column(const char *s, int width)
+{
+	int chars = 0;
+
+	fputs(s, stdout);
+	for (const char *p = s; *p; p++)
+		chars += ((unsigned char)*p & 0xc0) != 0x80;
+	for (; chars < width; chars++)
+		putchar(' ');
+}
+
 int
 bs_same_file(int a, int b)
 {

@@ -256,4 +256,14 @@ bs-split "$T/loop" > "$T/loop.bs"; ok $? "bs-split of a folder with a symbolic l
 is "$(bs-info -F "$T/loop.bs" | awk 'NR > 1 && NF == 5 { print $1 }' | paste -sd' ')" "config.json sub/x.txt" \
     "... and takes each file once"
 
+# bs-info -t: names with control characters are escaped, never sent to the
+# terminal as they are; the column fits the longest name, in characters
+mkst "$T/names.safetensors" 'a\nb\u001b[31mred:BF16:4' "$(printf 'é%.0s' $(seq 50)):BF16:4" "y:BF16:4"
+bs-split "$T/names.safetensors" | bs-encode > "$T/names.bs"
+bs-info -t "$T/names.bs" > "$T/info" 2>&1
+grep -q 'a\\x0ab\\x1b\[31mred ' "$T/info" && ! grep -q $'\x1b' "$T/info"
+ok $? "bs-info -t escapes control characters in names"
+is "$(perl -CSD -ne 'print index($_, $. == 1 ? "dtype" : "BF16"), "\n" if $. <= 4' "$T/info" | sort -u | wc -l)" 1 \
+    "bs-info -t: the columns line up, a name of 50 two-byte characters counted as 50"
+
 done_testing
