@@ -860,7 +860,10 @@ do_apply(int argc, char **argv)
 static void
 print_name(char mark, const struct bs_model_entry *t, const char *what)
 {
-	printf("%c %s%.*s", mark, t->blob ? "file " : "", (int)t->name_len, t->name);
+	char *name = bs_printable(t->name, t->name_len, 200);
+
+	printf("%c %s%s", mark, t->blob ? "file " : "", name);
+	free(name);
 	if (what)
 		printf(" (%s)", what);
 	putchar('\n');
