@@ -857,15 +857,24 @@ do_apply(int argc, char **argv)
 	return run(p);
 }
 
+/* A line of the diff: the entry t of model m, and in which file when
+ * several files of m hold its name. */
 static void
-print_name(char mark, const struct bs_model_entry *t, const char *what)
+print_name(char mark, const struct bs_model *m, const struct bs_model_entry *t,
+    const char *what)
 {
 	char *name = bs_printable(t->name, t->name_len, 200);
+	const struct bs_model_file *f = bs_model_entry_file(m, t);
 
 	printf("%c %s%s", mark, t->blob ? "file " : "", name);
 	free(name);
 	if (what)
 		printf(" (%s)", what);
+	if (f && !t->blob && bs_model_name_count(m, t->name, t->name_len, t->blob) > 1) {
+		char *path = bs_printable(f->path, f->path_len, 200);
+		printf(" in %s", path);
+		free(path);
+	}
 	putchar('\n');
 }
 
@@ -917,36 +926,36 @@ do_diff(int argc, char **argv)
 		struct bs_hash128 ha, hb;
 
 		if (!(t = bs_model_find_entry(ma, mb, u))) {
-			print_name('+', u, "only in B");
+			print_name('+', mb, u, "only in B");
 			added++;
 			continue;
 		}
 		paired[bs_model_entry_index(ma, t)] = 1;
 		if (u->dtype != t->dtype || u->rank != t->rank ||
 		    memcmp(u->shape, t->shape, t->rank * sizeof *t->shape)) {
-			print_name('~', u, "dtype or shape");
+			print_name('~', mb, u, "dtype or shape");
 			changed++;
 			continue;
 		}
 		if (u->size != t->size) {
-			print_name('~', u, "size");
+			print_name('~', mb, u, "size");
 			changed++;
 			continue;
 		}
 		if (bs_model_hash(ma, t, &ha, &e) < 0 || bs_model_hash(mb, u, &hb, &e) < 0)
 			bs_die(bs_err_status(e.code), "%s", e.msg);
 		if (ha.lo != hb.lo || ha.hi != hb.hi) {
-			print_name('~', u, "values");
+			print_name('~', mb, u, "values");
 			changed++;
 		} else {
 			if (bs_verbose > 0)
-				print_name('=', u, NULL);
+				print_name('=', mb, u, NULL);
 			same++;
 		}
 	}
 	for (size_t i = 0; i < bs_model_count(ma); i++)
 		if (!paired[i]) {
-			print_name('-', bs_model_entry_at(ma, i), "only in A");
+			print_name('-', ma, bs_model_entry_at(ma, i), "only in A");
 			removed++;
 		}
 	free(paired);

@@ -907,6 +907,8 @@ struct bs_model_file {
 	uint64_t size;
 	size_t first, count;
 };
+/* How many entries of m have that name (files holding it). */
+size_t bs_model_name_count(const struct bs_model *m, const char *name, size_t len, int blob);
 /* The index of entry t of m (as bs_model_entry_at counts). */
 size_t bs_model_entry_index(const struct bs_model *m, const struct bs_model_entry *t);
 /* The file entry t of m is in (NULL for none). */

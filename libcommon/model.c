@@ -731,6 +731,25 @@ bs_model_find_entry(const struct bs_model *m, const struct bs_model *of,
 	    t->name, t->name_len, t->blob);
 }
 
+size_t
+bs_model_name_count(const struct bs_model *m, const char *name, size_t len, int blob)
+{
+	struct ment key, *kp = &key, **hit, **end = m->sorted + m->n;
+	size_t n = 0;
+
+	memset(&key, 0, sizeof key);
+	key.pub.name = name;
+	key.pub.name_len = (uint32_t)len;
+	key.pub.blob = blob ? 1 : 0;
+	if (!(hit = bsearch(&kp, m->sorted, m->n, sizeof *m->sorted, cmp_ment)))
+		return 0;
+	while (hit > m->sorted && cmp_ment(hit - 1, &kp) == 0)
+		hit--;
+	for (; hit < end && cmp_ment(hit, &kp) == 0; hit++)
+		n++;
+	return n;
+}
+
 const struct bs_model_entry *
 bs_model_find(const struct bs_model *m, const char *name, size_t len, int blob)
 {

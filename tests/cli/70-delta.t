@@ -248,6 +248,8 @@ bs-split -q "$G/of" | bs-delta --base "$G/ob" | bs-patch --base "$T/ob.bs" | cmp
 ok $? "no file of the same path: the first by path, for a folder and for a stream listing its files otherwise"
 bigsmall diff "$G/ob" "$G/of" | grep -q "^0 identical, 1 changed, 1 only in"
 ok $? "bigsmall diff pairs from the second model's side: of/z/emb with ob/a/emb, ob/b/emb only in the first"
+bigsmall diff -v "$G/pb" "$G/pf" | grep -q "^= emb in te2/model.safetensors$"
+ok $? "bigsmall diff -v names the file of a name several files hold"
 bigsmall diff "$G/pb" "$G/pf" | grep -q "^1 identical, 1 changed"
 ok $? "... and bigsmall diff pairs them the same way (te2/emb identical, te/emb changed)"
 
