@@ -253,28 +253,53 @@ bs_st_parse(const uint8_t *js, uint64_t len, uint64_t file_size,
 		n++;
 		st->n = n;
 	}
-	/* sort by (begin, end), stable: ties keep header order */
+	/* sort by (begin, end), stable: ties keep header order.  The indices
+	 * are merge-sorted, then the entries moved into place along the
+	 * cycles of the permutation: an entry is some 540 bytes, and a second
+	 * array of them copied at every pass cost more than the rest of the
+	 * parse on a header of many tensors */
 	{
-		struct bs_st_tensor *tmp = malloc(n * sizeof *tmp + 1);
-		if (!tmp) {
+		uint32_t *mem = malloc(2 * n * sizeof *mem + 1), *ix = mem, *tx = mem + n;
+		if (!mem) {
 			rc = bs_err_set(e, BS_ENOMEM, "out of memory");
 			goto out;
 		}
+		for (size_t i = 0; i < n; i++)
+			ix[i] = (uint32_t)i;
 		for (size_t w = 1; w < n; w *= 2) {
 			for (size_t lo = 0; lo < n; lo += 2 * w) {
 				size_t mid = lo + w < n ? lo + w : n;
 				size_t hi = lo + 2 * w < n ? lo + 2 * w : n;
 				size_t a = lo, b = mid, k = lo;
 				while (a < mid && b < hi)
-					tmp[k++] = by_begin(&st->t[b], &st->t[a]) < 0 ? st->t[b++] : st->t[a++];
+					tx[k++] = by_begin(&st->t[ix[b]], &st->t[ix[a]]) < 0 ?
+					    ix[b++] : ix[a++];
 				while (a < mid)
-					tmp[k++] = st->t[a++];
+					tx[k++] = ix[a++];
 				while (b < hi)
-					tmp[k++] = st->t[b++];
+					tx[k++] = ix[b++];
 			}
-			memcpy(st->t, tmp, n * sizeof *tmp);
+			uint32_t *sw = ix;
+			ix = tx;
+			tx = sw;
 		}
-		free(tmp);
+		/* entry j becomes the old entry ix[j]; a placed one is marked
+		 * ix[j] = j */
+		for (size_t i = 0; i < n; i++) {
+			if (ix[i] == i)
+				continue;
+			struct bs_st_tensor hold = st->t[i];
+			size_t j = i;
+			while (ix[j] != i) {
+				size_t k = ix[j];
+				st->t[j] = st->t[k];
+				ix[j] = (uint32_t)j;
+				j = k;
+			}
+			st->t[j] = hold;
+			ix[j] = (uint32_t)j;
+		}
+		free(mem);
 	}
 	for (size_t i = 0; i < n; i++) {
 		const struct bs_st_tensor *t = &st->t[i];
