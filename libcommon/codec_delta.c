@@ -288,26 +288,18 @@ sym8(__m256i v, unsigned z, unsigned k, __m256i *low, __m256i *r)
 	    _mm256_and_si256(_mm256_srlv_epi32(v, rr), tm));
 }
 
-/* hist_avx512 with AVX2, 8 values a step. */
+/* The K = 2 symbols of m values (a multiple of 8) as bytes, with AVX2. */
 __attribute__((target("avx2"))) static void
-hist_avx2(const uint8_t *raw, size_t n, unsigned z, uint32_t part[4][17 << 2])
+syms2_avx2(const uint8_t *raw, size_t m, unsigned z, uint8_t *buf)
 {
-	uint32_t buf[256];
-
-	for (size_t i = 0; i < n; ) {
-		size_t m = n - i < 256 ? n - i : 256;
-		for (size_t j = 0; j < m; j += 8) {
-			__m256i low, r, v = _mm256_cvtepu16_epi32(_mm_loadu_si128(
-			    (const __m128i *)(raw + 2 * (i + j))));
-			_mm256_storeu_si256((__m256i *)(buf + j), sym8(v, z, 2, &low, &r));
-		}
-		for (size_t j = 0; j < m; j += 4) {
-			part[0][buf[j]]++;
-			part[1][buf[j + 1]]++;
-			part[2][buf[j + 2]]++;
-			part[3][buf[j + 3]]++;
-		}
-		i += m;
+	for (size_t j = 0; j < m; j += 8) {
+		__m256i low, r, v = _mm256_cvtepu16_epi32(_mm_loadu_si128(
+		    (const __m128i *)(raw + 2 * j)));
+		/* below 68: to 16 then 8 bits, four bytes in each half */
+		__m256i s = sym8(v, z, 2, &low, &r);
+		s = _mm256_packus_epi16(_mm256_packus_epi32(s, s), s);
+		put32(buf + j, (uint32_t)_mm256_extract_epi32(s, 0));
+		put32(buf + j + 4, (uint32_t)_mm256_extract_epi32(s, 4));
 	}
 }
 
@@ -338,21 +330,30 @@ pack_avx2(const uint8_t *raw, size_t n, unsigned z, unsigned k,
 	return i;
 }
 
-/* delta_histogram's counting for z (0 or 1) over n values, n a multiple of
- * 16, into part (four interleaved tables). */
+/* The K = 2 symbols of m values (a multiple of 16) as bytes, with AVX-512. */
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512cd"))) static void
-hist_avx512(const uint8_t *raw, size_t n, unsigned z, uint32_t part[4][17 << 2])
+syms2_avx512(const uint8_t *raw, size_t m, unsigned z, uint8_t *buf)
+{
+	for (size_t j = 0; j < m; j += 16) {
+		__m512i low, r, v = _mm512_cvtepu16_epi32(
+		    _mm256_loadu_si256((const __m256i *)(raw + 2 * j)));
+		_mm_storeu_si128((__m128i *)(buf + j),
+		    _mm512_cvtepi32_epi8(sym16(v, z, 2, &low, &r)));
+	}
+}
+
+/* delta_histogram's counting for z (0 or 1) over n values, n a multiple of
+ * 16, into part (four interleaved tables): the symbols made 256 at a time
+ * by syms (a SIMD loop), counted here. */
+static void
+hist_simd(void (*syms)(const uint8_t *, size_t, unsigned, uint8_t *),
+    const uint8_t *raw, size_t n, unsigned z, uint32_t part[4][17 << 2])
 {
 	uint8_t buf[256];
 
 	for (size_t i = 0; i < n; ) {
 		size_t m = n - i < 256 ? n - i : 256;
-		for (size_t j = 0; j < m; j += 16) {
-			__m512i low, r, v = _mm512_cvtepu16_epi32(
-			    _mm256_loadu_si256((const __m256i *)(raw + 2 * (i + j))));
-			_mm_storeu_si128((__m128i *)(buf + j),
-			    _mm512_cvtepi32_epi8(sym16(v, z, 2, &low, &r)));
-		}
+		syms(raw + 2 * i, m, z, buf);
 		for (size_t j = 0; j < m; j += 4) {
 			part[0][buf[j]]++;
 			part[1][buf[j + 1]]++;
@@ -423,10 +424,9 @@ delta_histogram(const uint8_t *raw, size_t n, uint32_t h[2][3][17 << 2],
 		memset(part, 0, sizeof part);
 		i = 0;
 #ifdef BS_X86_SIMD
-		if (bs_simd_level() >= 2)
-			hist_avx512(raw, i = n & ~(size_t)15, (unsigned)z, part);
-		else if (bs_simd_level() >= 1)
-			hist_avx2(raw, i = n & ~(size_t)7, (unsigned)z, part);
+		if (bs_simd_level() >= 1)
+			hist_simd(bs_simd_level() >= 2 ? syms2_avx512 : syms2_avx2,
+			    raw, i = n & ~(size_t)15, (unsigned)z, part);
 #endif
 #define ONE(q, v) part[q][sym2_of(z ? zz16(v) : (v))]++
 		for (; i + 4 <= n; i += 4) {
