@@ -91,9 +91,7 @@ set_name_width(const char *path)
 		for (size_t i = 0; i < ix.n; i++)
 			if (ix.e[i].type == BS_F_TENSOR) {
 				char *p = bs_printable(ix.e[i].name, ix.e[i].name_len, 200);
-				int w = 0;
-				for (char *q = p; *q; q++)	/* characters, not bytes */
-					w += ((unsigned char)*q & 0xc0) != 0x80;
+				int w = bs_text_width(p);
 				if (w > name_w)
 					name_w = w > 96 ? 96 : w;
 				free(p);

@@ -325,12 +325,9 @@ on_tensor(struct ctx *c, struct bs_frame *f)
 	/* the base tensor of the same name (or of its base name), in the
 	 * base's file of the same path when there are several */
 	const struct bs_file_info *fi = bs_reader_file(c->r);
-	if (t->base_name_len == 0)
-		m = bs_model_find_in(c->base, fi ? fi->path : NULL, fi ? fi->path_len : 0,
-		    t->name, t->name_len, blob);
-	else
-		m = bs_model_find_in(c->base, fi ? fi->path : NULL, fi ? fi->path_len : 0,
-		    t->base_name, t->base_name_len, blob);
+	m = bs_model_find_in(c->base, fi ? fi->path : NULL, fi ? fi->path_len : 0,
+	    t->base_name_len ? t->base_name : t->name,
+	    t->base_name_len ? t->base_name_len : t->name_len, blob);
 	if (!m)
 		bs_die(1, "%s: tensor '%s': the base %s has no %s '%s'", bs_reader_name(c->r),
 		    tname(t->name, t->name_len), bs_model_path(c->base), blob ? "file" : "tensor",

@@ -641,6 +641,8 @@ void bs_refuse_tty(int fd, int force, const char *what);
 /* A printable copy of a name from a stream (control characters and NUL
  * as \xNN, cut after max bytes with "..."), malloc'd. */
 char *bs_printable(const char *p, size_t n, size_t max);
+/* The characters of s (UTF-8), as a terminal column counts them. */
+int bs_text_width(const char *s);
 /* Print s on stdout padded with spaces to width characters (UTF-8). */
 void bs_put_column(const char *s, int width);
 /* Whether fds a and b are the same regular file (a copy of a file onto

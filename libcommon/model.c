@@ -469,17 +469,6 @@ cmp_ment(const void *a, const void *b)
 	return (x->name_len > y->name_len) - (x->name_len < y->name_len);
 }
 
-/* The sort: by (blob, name), a name's entries in catalogue order (the
- * first file by path first). */
-static int
-cmp_ment_order(const void *a, const void *b)
-{
-	const struct ment *x = *(struct ment *const *)a, *y = *(struct ment *const *)b;
-	int c = cmp_ment(a, b);
-
-	return c ? c : (x > y) - (x < y);
-}
-
 int
 bs_spool_fd(int in, const char *path, struct bs_err *e)
 {
@@ -592,7 +581,7 @@ bs_model_open(const char *path, struct bs_model **mp, struct bs_err *e)
 	}
 	for (size_t i = 0; i < m->n; i++)
 		m->sorted[i] = &m->e[i];
-	qsort(m->sorted, m->n, sizeof *m->sorted, cmp_ment_order);
+	qsort(m->sorted, m->n, sizeof *m->sorted, cmp_ment);
 	*mp = m;
 	return 0;
 fail:
@@ -674,33 +663,50 @@ file_of(const struct bs_model *m, const struct ment *t)
 	    i < m->f[lo].pub.first + m->f[lo].pub.count ? &m->f[lo] : NULL;
 }
 
-const struct bs_model_entry *
-bs_model_find_in(const struct bs_model *m, const char *path, size_t path_len,
-    const char *name, size_t len, int blob)
+/* The run of sorted entries of that name: its first, and *n of them (0:
+ * none). */
+static struct ment **
+name_run(const struct bs_model *m, const char *name, size_t len, int blob,
+    size_t *n)
 {
-	struct ment key, *kp = &key, **hit, **end = m->sorted + m->n;
+	struct ment key, *kp = &key, **hit, **end = m->sorted + m->n, **h;
 
 	memset(&key, 0, sizeof key);
 	key.pub.name = name;
 	key.pub.name_len = (uint32_t)len;
 	key.pub.blob = blob ? 1 : 0;
-	hit = bsearch(&kp, m->sorted, m->n, sizeof *m->sorted, cmp_ment);
-	if (!hit)
+	*n = 0;
+	if (!(hit = bsearch(&kp, m->sorted, m->n, sizeof *m->sorted, cmp_ment)))
 		return NULL;
-	/* duplicates (a name in two files): the one in the file of that
-	 * path, else the one in the first file by path (byte order, as a
-	 * folder lists them; a stream may hold its files in any order) */
 	while (hit > m->sorted && cmp_ment(hit - 1, &kp) == 0)
 		hit--;
-	const struct ment *first = *hit;
+	for (h = hit; h < end && cmp_ment(h, &kp) == 0; h++)
+		;
+	*n = (size_t)(h - hit);
+	return hit;
+}
+
+const struct bs_model_entry *
+bs_model_find_in(const struct bs_model *m, const char *path, size_t path_len,
+    const char *name, size_t len, int blob)
+{
+	size_t n;
+	struct ment **run = name_run(m, name, len, blob, &n);
+
+	if (!run)
+		return NULL;
+	/* a name in several files: the one in the file of that path, else
+	 * the one in the first file by path (byte order, as a folder lists
+	 * them; a stream may hold its files in any order) */
+	const struct ment *first = run[0];
 	const struct mfile *ff = file_of(m, first);
-	for (struct ment **h = hit; h < end && cmp_ment(h, &kp) == 0; h++) {
-		const struct mfile *f = file_of(m, *h);
+	for (size_t i = 0; i < n; i++) {
+		const struct mfile *f = file_of(m, run[i]);
 		if (path && f && f->pub.path_len == path_len &&
 		    memcmp(f->pub.path, path, path_len) == 0)
-			return &(*h)->pub;
+			return &run[i]->pub;
 		if (f && ff && path_cmp(f, ff) < 0) {
-			first = *h;
+			first = run[i];
 			ff = f;
 		}
 	}
@@ -734,19 +740,9 @@ bs_model_find_entry(const struct bs_model *m, const struct bs_model *of,
 size_t
 bs_model_name_count(const struct bs_model *m, const char *name, size_t len, int blob)
 {
-	struct ment key, *kp = &key, **hit, **end = m->sorted + m->n;
-	size_t n = 0;
+	size_t n;
 
-	memset(&key, 0, sizeof key);
-	key.pub.name = name;
-	key.pub.name_len = (uint32_t)len;
-	key.pub.blob = blob ? 1 : 0;
-	if (!(hit = bsearch(&kp, m->sorted, m->n, sizeof *m->sorted, cmp_ment)))
-		return 0;
-	while (hit > m->sorted && cmp_ment(hit - 1, &kp) == 0)
-		hit--;
-	for (; hit < end && cmp_ment(hit, &kp) == 0; hit++)
-		n++;
+	name_run(m, name, len, blob, &n);
 	return n;
 }
 

@@ -407,15 +407,21 @@ bs_printable(const char *p, size_t n, size_t max)
 	return s;
 }
 
-void
-bs_put_column(const char *s, int width)
+int
+bs_text_width(const char *s)
 {
 	int chars = 0;
 
+	for (; *s; s++)
+		chars += ((unsigned char)*s & 0xc0) != 0x80;
+	return chars;
+}
+
+void
+bs_put_column(const char *s, int width)
+{
 	fputs(s, stdout);
-	for (const char *p = s; *p; p++)
-		chars += ((unsigned char)*p & 0xc0) != 0x80;
-	for (; chars < width; chars++)
+	for (int chars = bs_text_width(s); chars < width; chars++)
 		putchar(' ');
 }
 
